@@ -1,0 +1,182 @@
+// Resources shaped like istiod's output for the bookinfo `reviews` service (Istio 1.2x sidecar,
+// outbound side), written as plain proto3 JSON. Typed extensions weir has no proto for (stats,
+// Wasm, metadata exchange, TLS) are included on purpose: they must decode to `{ '@type' }` and
+// never reject the resource.
+import { TYPE_URL } from '../../src/config/resources';
+
+export const ROUTE_NAME = '9080';
+export const CLUSTER_V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
+export const CLUSTER_V2 = 'outbound|9080|v2|reviews.default.svc.cluster.local';
+export const CLUSTER_ANY = 'outbound|9080||reviews.default.svc.cluster.local';
+
+const TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+const WASM_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm';
+const TYPED_STRUCT = 'type.googleapis.com/udpa.type.v1.TypedStruct';
+
+export function istioListener(port = 9080, routeName = ROUTE_NAME): Record<string, unknown> {
+  return {
+    name: `0.0.0.0_${port}`,
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    traffic_direction: 'OUTBOUND',
+    bind_to_port: false,
+    listener_filters: [
+      {
+        name: 'envoy.filters.listener.tls_inspector',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+      },
+    ],
+    listener_filters_timeout: '0s',
+    continue_on_listener_filters_timeout: true,
+    filter_chains: [
+      {
+        filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: ['http/1.1', 'h2c'] },
+        filters: [
+          {
+            name: 'istio.metadata_exchange',
+            typed_config: { '@type': 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange' },
+          },
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': TYPE_URL.HTTP_CONNECTION_MANAGER,
+              stat_prefix: `outbound_0.0.0.0_${port}`,
+              rds: {
+                config_source: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+                route_config_name: routeName,
+              },
+              http_filters: [
+                { name: 'istio.metadata_exchange', typed_config: { '@type': WASM_TYPE } },
+                {
+                  name: 'envoy.filters.http.grpc_stats',
+                  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig' },
+                },
+                { name: 'istio.alpn', typed_config: { '@type': 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig' } },
+                { name: 'envoy.filters.http.fault', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
+                { name: 'istio.stats', typed_config: { '@type': TYPED_STRUCT } },
+                { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } },
+              ],
+              use_remote_address: false,
+              upgrade_configs: [{ upgrade_type: 'websocket' }],
+              stream_idle_timeout: '0s',
+              normalize_path: true,
+              path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function istioRouteConfiguration(weights: [number, number] = [90, 10], name = ROUTE_NAME): Record<string, unknown> {
+  return {
+    name,
+    virtual_hosts: [
+      {
+        name: 'reviews.default.svc.cluster.local:9080',
+        domains: ['reviews.default.svc.cluster.local', 'reviews', 'reviews.default.svc', 'reviews.default', '10.96.12.7'],
+        routes: [
+          {
+            name: 'jason',
+            match: {
+              prefix: '/',
+              case_sensitive: true,
+              headers: [{ name: 'end-user', string_match: { exact: 'jason' } }],
+            },
+            route: {
+              cluster: CLUSTER_V2,
+              timeout: '0s',
+              retry_policy: {
+                retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+                num_retries: 2,
+                retry_host_predicate: [
+                  {
+                    name: 'envoy.retry_host_predicates.previous_hosts',
+                    typed_config: {
+                      '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+                    },
+                  },
+                ],
+                host_selection_retry_max_attempts: 5,
+                retriable_status_codes: [503],
+              },
+              max_grpc_timeout: '0s',
+            },
+            metadata: { filter_metadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' } } },
+            decorator: { operation: 'reviews.default.svc.cluster.local:9080/*' },
+          },
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: {
+              weighted_clusters: {
+                clusters: [
+                  { name: CLUSTER_V1, weight: weights[0] },
+                  { name: CLUSTER_V2, weight: weights[1] },
+                ],
+              },
+              timeout: '0s',
+              retry_policy: { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2, retriable_status_codes: [503] },
+            },
+          },
+        ],
+        include_request_attempt_count: true,
+      },
+      {
+        name: 'allow_any',
+        domains: ['*'],
+        routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: 'PassthroughCluster', timeout: '0s' } }],
+      },
+    ],
+    validate_clusters: false,
+    max_direct_response_body_size_bytes: 1048576,
+    ignore_port_in_host_matching: true,
+  };
+}
+
+export function istioCluster(name: string): Record<string, unknown> {
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' }, service_name: name },
+    connect_timeout: '10s',
+    lb_policy: 'LEAST_REQUEST',
+    circuit_breakers: {
+      thresholds: [{ max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295, track_remaining: true }],
+    },
+    metadata: {
+      filter_metadata: {
+        istio: { services: [{ host: 'reviews.default.svc.cluster.local', name: 'reviews', namespace: 'default' }], default_original_port: 9080, subset: name.split('|')[2] },
+      },
+    },
+    transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TLS_TYPE } },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      },
+    },
+  };
+}
+
+export function istioClusterLoadAssignment(name: string, endpoints: { ip: string; port: number; version: string }[]): Record<string, unknown> {
+  return {
+    cluster_name: name,
+    endpoints: [
+      {
+        locality: { region: 'us-east1', zone: 'us-east1-b' },
+        lb_endpoints: endpoints.map((e) => ({
+          endpoint: { address: { socket_address: { address: e.ip, port_value: e.port } } },
+          health_status: 'HEALTHY',
+          metadata: {
+            filter_metadata: {
+              istio: { workload: `reviews-${e.version};default;reviews;${e.version};Kubernetes` },
+              'envoy.transport_socket_match': { tlsMode: 'istio' },
+            },
+          },
+          load_balancing_weight: 1,
+        })),
+        load_balancing_weight: endpoints.length,
+      },
+    ],
+  };
+}
