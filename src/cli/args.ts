@@ -1,0 +1,192 @@
+// Command-line parsing for `weir`. The serve flags are Envoy's (source/server/options_impl.cc),
+// spelled the same and validated the same way, so an Envoy command line runs unchanged where weir
+// implements the feature; anything else is a UsageError with a clear message (exit code 1).
+
+import { UsageError } from '../errors';
+import { parseLogLevel, type LogLevel } from './logger';
+
+/** Subcommands; `serve` is the default when the first argument is a flag. */
+export const SUBCOMMANDS = ['serve', 'route-check', 'translate', 'fidelity', 'explain', 'demo'] as const;
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** Subcommands implemented in their own module (`src/cli/<name>.ts`, exporting `main(argv)`). */
+export const MODULE_SUBCOMMANDS: ReadonlySet<string> = new Set(['route-check', 'translate', 'fidelity', 'explain']);
+
+/** Envoy's default `--drain-time-s` (source/server/options_impl.cc). */
+export const DEFAULT_DRAIN_TIME_S = 600;
+
+export type Mode = 'serve' | 'validate' | 'init_only';
+
+export interface ServeArgs {
+  configPath: string | undefined;
+  configYaml: string | undefined;
+  serviceNode: string | undefined;
+  serviceCluster: string | undefined;
+  serviceZone: string | undefined;
+  logLevel: LogLevel;
+  concurrency: number;
+  drainTimeS: number;
+  mode: Mode;
+  allowUnknownStaticFields: boolean;
+}
+
+export type ParsedCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'serve'; args: ServeArgs }
+  | { kind: 'subcommand'; name: Subcommand; argv: string[] };
+
+type FlagKind = 'string' | 'bool';
+export interface FlagSpec {
+  names: readonly string[];
+  kind: FlagKind;
+  key: string;
+}
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { names: ['-c', '--config-path'], kind: 'string', key: 'configPath' },
+  { names: ['--config-yaml'], kind: 'string', key: 'configYaml' },
+  { names: ['--service-node'], kind: 'string', key: 'serviceNode' },
+  { names: ['--service-cluster'], kind: 'string', key: 'serviceCluster' },
+  { names: ['--service-zone'], kind: 'string', key: 'serviceZone' },
+  { names: ['-l', '--log-level'], kind: 'string', key: 'logLevel' },
+  { names: ['--concurrency'], kind: 'string', key: 'concurrency' },
+  { names: ['--drain-time-s'], kind: 'string', key: 'drainTimeS' },
+  { names: ['--mode'], kind: 'string', key: 'mode' },
+  { names: ['--allow-unknown-static-fields'], kind: 'bool', key: 'allowUnknownStaticFields' },
+  // weir has no hot restart (a new process is a new process), so Envoy's flag to disable it is a no-op.
+  { names: ['--disable-hot-restart'], kind: 'bool', key: 'disableHotRestart' },
+  { names: ['-h', '--help'], kind: 'bool', key: 'help' },
+  { names: ['--version'], kind: 'bool', key: 'version' },
+];
+
+/**
+ * Generic flag reader: `--flag value`, `--flag=value`, boolean `--flag`. Returns the raw values
+ * by key; unknown flags and stray positionals are UsageErrors naming the command.
+ */
+export function readFlags(argv: readonly string[], specs: readonly FlagSpec[], command: string): Record<string, string | boolean> {
+  const byName = new Map<string, FlagSpec>();
+  for (const s of specs) for (const n of s.names) byName.set(n, s);
+  const out: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    let name = arg;
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      name = arg.slice(0, eq);
+      inline = arg.slice(eq + 1);
+    }
+    const spec = byName.get(name);
+    if (!spec) {
+      if (!arg.startsWith('-') || arg === '-')
+        throw new UsageError(`${command}: unexpected argument '${arg}' (see 'weir --help')`);
+      throw new UsageError(`${command}: unknown flag '${name}' (see 'weir --help')`);
+    }
+    if (spec.kind === 'bool') {
+      if (inline !== undefined) throw new UsageError(`${command}: flag '${name}' takes no value`);
+      out[spec.key] = true;
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined) throw new UsageError(`${command}: flag '${name}' needs a value`);
+      i++;
+    }
+    out[spec.key] = value;
+  }
+  return out;
+}
+
+function intFlag(raw: string | boolean | undefined, name: string, dflt: number, min: number): number {
+  if (raw === undefined) return dflt;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min)
+    throw new UsageError(`flag '${name}' must be an integer >= ${min} (got '${String(raw)}')`);
+  return Number(raw);
+}
+
+/** Turns raw serve flags into `ServeArgs` (validating values as Envoy does). */
+export function toServeArgs(raw: Record<string, string | boolean>): ServeArgs {
+  let logLevel: LogLevel = 'info';
+  if (raw.logLevel !== undefined) {
+    const l = parseLogLevel(String(raw.logLevel));
+    if (!l)
+      throw new UsageError(`flag '--log-level': invalid level '${String(raw.logLevel)}' (trace, debug, info, warning, error, critical, off)`);
+    logLevel = l;
+  }
+  const mode = (raw.mode ?? 'serve') as string;
+  if (mode !== 'serve' && mode !== 'validate' && mode !== 'init_only')
+    throw new UsageError(`flag '--mode': invalid mode '${mode}' (serve, validate, init_only)`);
+  const s = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+  return {
+    configPath: s('configPath'),
+    configYaml: s('configYaml'),
+    serviceNode: s('serviceNode'),
+    serviceCluster: s('serviceCluster'),
+    serviceZone: s('serviceZone'),
+    logLevel,
+    concurrency: intFlag(raw.concurrency, '--concurrency', 1, 1),
+    drainTimeS: intFlag(raw.drainTimeS, '--drain-time-s', DEFAULT_DRAIN_TIME_S, 0),
+    mode,
+    allowUnknownStaticFields: raw.allowUnknownStaticFields === true,
+  };
+}
+
+/** Top-level dispatch: which subcommand, with which arguments. Throws UsageError. */
+export function parseArgs(argv: readonly string[]): ParsedCommand {
+  const first = argv[0];
+  if (first === undefined) throw new UsageError("missing configuration: use 'weir -c <bootstrap.yaml>' (or 'weir --help')");
+  if (!first.startsWith('-')) {
+    if (!(SUBCOMMANDS as readonly string[]).includes(first))
+      throw new UsageError(`unknown command '${first}' (commands: ${SUBCOMMANDS.join(', ')}; see 'weir --help')`);
+    if (first !== 'serve') return { kind: 'subcommand', name: first as Subcommand, argv: argv.slice(1) };
+    return parseServe(argv.slice(1), 'weir serve');
+  }
+  return parseServe(argv, 'weir');
+}
+
+function parseServe(argv: readonly string[], command: string): ParsedCommand {
+  const raw = readFlags(argv, SERVE_FLAGS, command);
+  if (raw.help) return { kind: 'help' };
+  if (raw.version) return { kind: 'version' };
+  const args = toServeArgs(raw);
+  if (!args.configPath && !args.configYaml)
+    throw new UsageError(`${command}: at least one of --config-path (-c) or --config-yaml is required`);
+  return { kind: 'serve', args };
+}
+
+export const HELP = `weir: an Envoy-compatible traffic-splitting HTTP proxy
+
+Usage:
+  weir -c <bootstrap.yaml> [flags]        serve an Envoy v3 bootstrap (same as 'weir serve')
+  weir <command> [args]
+
+Commands:
+  serve        run the proxy on an Envoy bootstrap (default)
+  demo         start two demo upstreams and weir splitting 90/10 between them (npm start)
+  route-check  Envoy router_check_tool: check a route table against test cases
+  translate    translate Istio YAML (VirtualService, DestinationRule, ServiceEntry) to Envoy config
+  fidelity     compare weir's routing decisions with Envoy's
+  explain      show which virtual host, route and cluster a request would get, and why
+
+Serve flags (Envoy's names and defaults):
+  -c, --config-path <file>        Envoy v3 bootstrap, YAML or JSON
+      --config-yaml <yaml>        bootstrap fragment merged over the file (protobuf MergeFrom:
+                                  scalars replace, messages merge, lists concatenate)
+      --service-node <id>         overrides node.id
+      --service-cluster <name>    overrides node.cluster
+      --service-zone <zone>       overrides node.locality.zone
+  -l, --log-level <level>         trace, debug, info (default), warning, error, critical, off
+      --concurrency <n>           worker processes sharing the listeners (default 1)
+      --drain-time-s <s>          how long in-flight requests may take to finish on SIGTERM
+                                  (default ${DEFAULT_DRAIN_TIME_S}; SIGINT drains for at most 1 s)
+      --mode <mode>               serve (default); validate: check the config, print errors with
+                                  file and field path, start nothing; init_only: load, bind, exit
+      --allow-unknown-static-fields  unknown bootstrap fields are warnings, not errors
+      --disable-hot-restart       accepted for Envoy compatibility (weir has no hot restart)
+  -h, --help                      this help
+      --version                   print the version
+
+Run 'weir <command> --help' for a command's own flags.
+`;

@@ -1,0 +1,315 @@
+// `weir -c <bootstrap>`: load the bootstrap, hand its resources to the ProxyServer, open the admin
+// listener, and shut down the Envoy way: SIGTERM stops accepting and lets in-flight requests
+// finish within --drain-time-s, then exits 0; SIGINT does the same with the drain capped at
+// SIGINT_DRAIN_MS. With --concurrency N > 1 the primary process forks N workers (node:cluster,
+// which shares each listening socket between them), owns the admin listener, restarts a worker
+// that dies, and on SIGTERM tells every worker to drain.
+
+import cluster, { type Worker } from 'node:cluster';
+import * as path from 'node:path';
+import { ConfigError } from '../errors';
+import { loadBootstrap, type Bootstrap } from '../config/bootstrap';
+import type { ResourceSet } from '../config/resources';
+import type { ServeArgs } from './args';
+import { ConsoleLogger, type Logger } from './logger';
+import { startAdmin, type AdminLite, type ServerState } from './admin-lite';
+
+/** SIGINT is the interactive stop (Ctrl-C): drain, but not for long. */
+export const SIGINT_DRAIN_MS = 1000;
+
+/** A worker that dies this many times within RESTART_WINDOW_MS is not restarted again. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+/** What serve needs of src/proxy/proxy-server.ts `ProxyServer` (loaded at run time, see below). */
+interface ProxyServerLike {
+  apply(set: ResourceSet): Promise<{ errors: string[] }>;
+  listeners(): { name: string; address: string; port: number }[];
+  drain(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+type ProxyServerCtor = new (opts: {
+  log?: Logger;
+  drainTimeMs?: number;
+  serverName?: string;
+  accessLogStream?: NodeJS.WritableStream;
+}) => ProxyServerLike;
+
+/**
+ * The data path is required at run time rather than imported, so that the CLI's other commands
+ * (validate, route-check, ...) start fast and keep working in a build that lacks it.
+ */
+function loadProxyServer(): ProxyServerCtor {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(path.join(__dirname, '..', 'proxy', 'proxy-server')) as { ProxyServer: ProxyServerCtor };
+  return mod.ProxyServer;
+}
+
+export interface RunningServer {
+  listeners(): { name: string; address: string; port: number }[];
+  readonly admin: AdminLite | null;
+  state(): ServerState;
+  /** Stop accepting, let in-flight requests finish within `drainTimeMs`, close everything. */
+  stop(drainTimeMs: number): Promise<void>;
+}
+
+/**
+ * Starts the proxy (and, unless `admin: false`, the admin listener) on a loaded bootstrap.
+ * Throws ConfigError when the ProxyServer rejects the resources (nothing is left listening).
+ */
+export async function startServer(
+  bootstrap: Bootstrap,
+  opts: { log: ConsoleLogger; drainTimeMs: number; admin?: boolean; accessLogStream?: NodeJS.WritableStream },
+): Promise<RunningServer> {
+  const ProxyServer = loadProxyServer();
+  let state: ServerState = 'INITIALIZING';
+  const proxy = new ProxyServer({
+    log: opts.log.child('proxy'),
+    drainTimeMs: opts.drainTimeMs,
+    ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
+  });
+  let admin: AdminLite | null = null;
+  try {
+    if (opts.admin !== false && bootstrap.admin) {
+      admin = await startAdmin({ ...bootstrap.admin, state: () => state, log: opts.log.child('admin') });
+    }
+    const r = await proxy.apply(bootstrap.resources);
+    if (r.errors.length > 0) throw new ConfigError(r.errors, bootstrap.source);
+  } catch (err) {
+    await proxy.close().catch(() => undefined);
+    await admin?.close();
+    throw err;
+  }
+  state = 'LIVE';
+  let stopping: Promise<void> | null = null;
+  return {
+    listeners: () => proxy.listeners(),
+    admin,
+    state: () => state,
+    stop(drainTimeMs: number) {
+      if (stopping) {
+        // A second stop request (second Ctrl-C) cuts the drain short.
+        if (drainTimeMs === 0) void proxy.close();
+        return stopping;
+      }
+      state = 'DRAINING';
+      stopping = (async () => {
+        await proxy.drain(drainTimeMs);
+        await proxy.close();
+        await admin?.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The machine-readable line tests and scripts parse: `listener <name> listening on <addr>:<port>`. */
+export function logListeners(log: Logger, server: { listeners(): { name: string; address: string; port: number }[] }): void {
+  for (const l of server.listeners()) log.info(`listener ${l.name} listening on ${l.address}:${l.port}`);
+}
+
+function formatBootstrapErrors(source: string, errors: readonly string[]): string {
+  return `error initializing configuration '${source}':\n` + errors.map((e) => `  ${e}\n`).join('');
+}
+
+function logLoaded(log: ConsoleLogger, b: Bootstrap): void {
+  for (const w of b.warnings) log.warn(w);
+  if (b.ignoredFields.length > 0)
+    log.info(`bootstrap fields accepted but not acted on by weir: ${b.ignoredFields.join(', ')}`);
+  log.info(`loaded bootstrap ${b.source}`, {
+    listeners: b.resources.listeners.length,
+    clusters: b.resources.clusters.length,
+    node: b.node.id || undefined,
+  });
+}
+
+/** `weir [serve] ...`: returns the exit code once the server has stopped. */
+export async function serveMain(args: ServeArgs): Promise<number> {
+  const log = new ConsoleLogger(args.logLevel);
+  const loaded = loadBootstrap({
+    ...(args.configPath !== undefined ? { configPath: args.configPath } : {}),
+    ...(args.configYaml !== undefined ? { configYaml: args.configYaml } : {}),
+    ...(args.serviceNode !== undefined ? { serviceNode: args.serviceNode } : {}),
+    ...(args.serviceCluster !== undefined ? { serviceCluster: args.serviceCluster } : {}),
+    ...(args.serviceZone !== undefined ? { serviceZone: args.serviceZone } : {}),
+    allowUnknownFields: args.allowUnknownStaticFields,
+    // Workers were forked after the primary validated everything.
+    compile: !cluster.isWorker,
+  });
+  const source = args.configPath ?? '--config-yaml';
+  if (loaded.errors) {
+    process.stderr.write(formatBootstrapErrors(source, loaded.errors));
+    return 1;
+  }
+  const bootstrap = loaded.value;
+  if (args.mode === 'validate') {
+    for (const w of bootstrap.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(`configuration '${source}' OK\n`);
+    return 0;
+  }
+  if (!cluster.isWorker) logLoaded(log, bootstrap);
+  const drainTimeMs = args.drainTimeS * 1000;
+  if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs);
+  if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency);
+  return runSingle(bootstrap, log, drainTimeMs, args.mode);
+}
+
+async function runSingle(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, mode: ServeArgs['mode']): Promise<number> {
+  let server: RunningServer;
+  try {
+    server = await startServer(bootstrap, { log, drainTimeMs });
+  } catch (err) {
+    return reportStartError(log, bootstrap, err);
+  }
+  logListeners(log, server);
+  if (mode === 'init_only') {
+    await server.stop(0);
+    return 0;
+  }
+  log.info('starting main dispatch loop');
+  return new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      const ms = sig === 'SIGINT' ? Math.min(drainTimeMs, SIGINT_DRAIN_MS) : drainTimeMs;
+      log.info(`caught ${sig}: draining (up to ${ms} ms)`);
+      server.stop(ms).then(
+        () => {
+          log.info('exiting');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error(`error while draining: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+      // A second signal during the drain stops without waiting.
+      process.once(sig, () => void server.stop(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+function reportStartError(log: ConsoleLogger, bootstrap: Bootstrap, err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(formatBootstrapErrors(bootstrap.source, err.errors));
+    return 1;
+  }
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE') log.critical(`cannot bind ${e.address ?? ''}:${e.port ?? ''}: address already in use`);
+  else log.critical(`cannot start: ${e.message}`);
+  return 1;
+}
+
+// ---- --concurrency N: node:cluster primary and workers ----
+
+type WorkerMessage = { weir: 'ready' } | { weir: 'drain'; timeoutMs: number };
+
+async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number): Promise<number> {
+  let server: RunningServer;
+  try {
+    server = await startServer(bootstrap, { log, drainTimeMs, admin: false });
+  } catch (err) {
+    return reportStartError(log, bootstrap, err);
+  }
+  logListeners(log, server);
+  process.send?.({ weir: 'ready' } satisfies WorkerMessage);
+  return new Promise<number>((resolve) => {
+    let draining = false;
+    const drain = (ms: number): void => {
+      if (draining) return;
+      draining = true;
+      server.stop(ms).then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('message', (m: WorkerMessage) => {
+      if (m && m.weir === 'drain') drain(m.timeoutMs);
+    });
+    // Ctrl-C reaches the whole process group; a direct SIGTERM to a worker drains it alone.
+    process.once('SIGINT', () => drain(Math.min(drainTimeMs, SIGINT_DRAIN_MS)));
+    process.once('SIGTERM', () => drain(drainTimeMs));
+    // The primary is gone: nobody will restart or stop us, so drain quickly and leave.
+    process.once('disconnect', () => drain(Math.min(drainTimeMs, SIGINT_DRAIN_MS)));
+  });
+}
+
+async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, concurrency: number): Promise<number> {
+  const ready = new Set<Worker>();
+  const workers = new Set<Worker>();
+  const restarts: number[] = [];
+  let shuttingDown = false;
+  let exitCode = 0;
+  let done: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => (done = resolve));
+
+  const state = (): ServerState => (shuttingDown ? 'DRAINING' : ready.size === concurrency ? 'LIVE' : 'INITIALIZING');
+  let admin: AdminLite | null = null;
+  if (bootstrap.admin) {
+    try {
+      admin = await startAdmin({ ...bootstrap.admin, state, log: log.child('admin') });
+    } catch (err) {
+      return reportStartError(log, bootstrap, err);
+    }
+  }
+
+  const shutdown = (ms: number, code: number): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    exitCode = code;
+    for (const w of workers) if (w.isConnected()) w.send({ weir: 'drain', timeoutMs: ms } satisfies WorkerMessage);
+    // Workers that do not finish in time (plus a margin for closing) are killed.
+    setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, ms + 5000).unref();
+    if (workers.size === 0) void admin?.close().then(() => done(exitCode));
+  };
+
+  const fork = (): void => {
+    const w = cluster.fork();
+    workers.add(w);
+    w.on('message', (m: WorkerMessage) => {
+      if (m && m.weir === 'ready') {
+        ready.add(w);
+        log.debug(`worker ${w.id} ready`, { pid: w.process.pid });
+        if (ready.size === concurrency) log.info(`all ${concurrency} workers serving`);
+      }
+    });
+    w.on('exit', (code, signal) => {
+      workers.delete(w);
+      const wasReady = ready.delete(w);
+      if (shuttingDown) {
+        if (workers.size === 0) void admin?.close().then(() => done(exitCode));
+        return;
+      }
+      if (!wasReady) {
+        log.critical(`worker ${w.id} (pid ${w.process.pid}) failed to start (exit code ${code}); stopping`);
+        shutdown(Math.min(drainTimeMs, SIGINT_DRAIN_MS), 1);
+        return;
+      }
+      const now = Date.now();
+      while (restarts.length > 0 && (restarts[0] as number) < now - RESTART_WINDOW_MS) restarts.shift();
+      if (restarts.length >= MAX_RESTARTS) {
+        log.critical(`worker ${w.id} died; ${MAX_RESTARTS} restarts within ${RESTART_WINDOW_MS / 1000} s, giving up`);
+        shutdown(drainTimeMs, 1);
+        return;
+      }
+      restarts.push(now);
+      log.warn(`worker ${w.id} (pid ${w.process.pid}) died (${signal ?? 'exit code ' + code}); restarting it`);
+      fork();
+    });
+  };
+
+  log.info(`starting ${concurrency} workers`);
+  for (let i = 0; i < concurrency; i++) fork();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    const ms = sig === 'SIGINT' ? Math.min(drainTimeMs, SIGINT_DRAIN_MS) : drainTimeMs;
+    log.info(`caught ${sig}: draining ${workers.size} workers (up to ${ms} ms)`);
+    shutdown(ms, 0);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const code = await finished;
+  log.info('exiting');
+  return code;
+}
