@@ -37,3 +37,34 @@ export interface Runtime {
 }
 
 export const NO_RUNTIME: Runtime = Object.freeze({ getInteger: () => undefined });
+
+/**
+ * Optional facts a `RequestView` may also carry. The route table reads them only where a config
+ * asks for them (a `%DOWNSTREAM_REMOTE_ADDRESS%` header value, a `dynamic_metadata` or
+ * `tls_context` match), so a plain `RequestView` stays enough for everything else.
+ */
+export interface RequestViewExtras {
+  /** Downstream peer IP (`127.0.0.1`, `::1`) and port, as Envoy's `%DOWNSTREAM_REMOTE_ADDRESS%` sees them. */
+  readonly downstreamRemoteIp?: string;
+  readonly downstreamRemotePort?: number;
+  /** The local (listener) address the request arrived on. */
+  readonly downstreamLocalIp?: string;
+  readonly downstreamLocalPort?: number;
+  /** `HTTP/1.1`, `HTTP/2`: Envoy's `%PROTOCOL%`. */
+  readonly protocol?: string;
+  /** Envoy's per-stream dynamic metadata: filter namespace -> Struct (plain JSON object). */
+  readonly dynamicMetadata?: Readonly<Record<string, unknown>>;
+  /** Downstream TLS facts for `match.tls_context`; absent means no TLS (both false). */
+  readonly peerCertificatePresented?: boolean;
+  readonly peerCertificateValidated?: boolean;
+}
+
+/**
+ * A runtime that decides `runtime_fraction` itself, as Envoy's `Snapshot::featureEnabled(key,
+ * default_value, random_value)` does. router_check's mock (only the key named by `input.runtime`
+ * is on) needs this; a plain `Runtime` gets Envoy's default rule: an integer under the key is a
+ * percentage (numerator over HUNDRED), otherwise the route's `default_value` is used.
+ */
+export interface FractionalRuntime extends Runtime {
+  featureEnabled(key: string, numerator: number, denominator: number, random: number): boolean;
+}

@@ -1,0 +1,97 @@
+// One compiled envoy.config.route.v3.VirtualHost (Envoy's VirtualHostImpl / CommonVirtualHostImpl):
+// require_tls, first-match-wins routes, virtual clusters, vhost-level header mutations.
+
+import type { RequestView } from './types';
+import type { CommonConfig } from './common-config';
+import { EMPTY_HEADER_PARSER, type HeaderParser } from './header-parser';
+import { matchAllHeaders, type HeaderMatcher } from './header-matcher';
+import { forwardedProto, type RouteEntry } from './route-entry';
+
+export type RequireTls = 'NONE' | 'EXTERNAL_ONLY' | 'ALL';
+export const REQUIRE_TLS_VALUES: readonly RequireTls[] = ['NONE', 'EXTERNAL_ONLY', 'ALL'];
+
+export class VirtualCluster {
+  readonly name: string;
+  readonly headers: readonly HeaderMatcher[];
+  constructor(name: string, headers: HeaderMatcher[]) {
+    this.name = name;
+    this.headers = headers;
+  }
+}
+
+/** Envoy's CatchAllVirtualCluster: what a request gets when virtual clusters exist and none match. */
+export const VIRTUAL_CLUSTER_OTHER = 'other';
+
+export class VirtualHost {
+  readonly name: string;
+  readonly domains: readonly string[];
+  /** Filled once while compiling, frozen after. */
+  readonly routes: readonly RouteEntry[];
+  readonly virtualClusters: readonly VirtualCluster[];
+  readonly requireTls: RequireTls;
+  readonly requestHeaderParser: HeaderParser;
+  readonly responseHeaderParser: HeaderParser;
+  readonly metadata: unknown;
+  /** The raw virtual-host retry_policy that routes without their own inherit (already validated). */
+  readonly retryPolicyConfig: unknown;
+  /** Envoy's SslRedirectRoute for require_tls; null when NONE. */
+  sslRedirect: RouteEntry | null;
+  readonly #individually: boolean;
+
+  constructor(
+    name: string,
+    domains: string[],
+    virtualClusters: VirtualCluster[],
+    requireTls: RequireTls,
+    requestHeaderParser: HeaderParser,
+    responseHeaderParser: HeaderParser,
+    metadata: unknown,
+    retryPolicyConfig: unknown,
+    common: CommonConfig,
+  ) {
+    this.name = name;
+    this.domains = domains;
+    this.routes = [];
+    this.virtualClusters = virtualClusters;
+    this.requireTls = requireTls;
+    this.requestHeaderParser = requestHeaderParser ?? EMPTY_HEADER_PARSER;
+    this.responseHeaderParser = responseHeaderParser ?? EMPTY_HEADER_PARSER;
+    this.metadata = metadata;
+    this.retryPolicyConfig = retryPolicyConfig;
+    this.sslRedirect = null;
+    this.#individually = common.matchHeadersIndividually;
+  }
+
+  /**
+   * VirtualHostImpl::getRouteFromEntries: the SSL redirect when TLS is required and the request is
+   * not https (x-forwarded-proto, else :scheme; EXTERNAL_ONLY exempts `x-envoy-internal: true`),
+   * else the first matching route, else null (404 NR).
+   */
+  route(req: RequestView, pathEnd: number, queryEnd: number): RouteEntry | null {
+    if (this.sslRedirect !== null && this.needsSslRedirect(req)) return this.sslRedirect;
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i] as RouteEntry;
+      if (r.matches(req, pathEnd, queryEnd)) return r;
+    }
+    return null;
+  }
+
+  needsSslRedirect(req: RequestView): boolean {
+    if (this.requireTls === 'NONE') return false;
+    if (forwardedProto(req) === 'https') return false;
+    if (this.requireTls === 'ALL') return true;
+    const internal = req.headerValues('x-envoy-internal');
+    return !(internal !== undefined && internal[0] === 'true');
+  }
+
+  virtualClusterName(req: RequestView): string | undefined {
+    const vcs = this.virtualClusters;
+    if (vcs.length === 0) return undefined;
+    for (let i = 0; i < vcs.length; i++) {
+      const vc = vcs[i] as VirtualCluster;
+      if (matchAllHeaders(vc.headers, req, this.#individually)) return vc.name;
+    }
+    return VIRTUAL_CLUSTER_OTHER;
+  }
+}
