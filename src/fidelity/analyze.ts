@@ -287,7 +287,7 @@ export function analyze(result: LoadResult, options: AnalysisOptions): FidelityR
   let largest: VersionRow | null = null;
   for (const row of tested.versions) if (largest === null || Math.abs(row.deviation) > Math.abs(largest.deviation)) largest = row;
   let toConfirm: number | null = null;
-  if (largest !== null && largest.deviation !== 0) {
+  if (largest !== null && largest.deviation !== 0 && tested.n > 0) {
     const p = largest.target > 0 && largest.target < 1 ? largest.target : Math.min(Math.max(largest.share, 1e-9), 1 - 1e-9);
     toConfirm = Math.ceil((z * z * p * (1 - p)) / (largest.deviation * largest.deviation));
   }
@@ -381,12 +381,12 @@ function decide(
     const off = tested.versions.filter((r) => r.outsideTolerance);
     if (p < options.alpha && off.length > 0) {
       exitCode = 1;
-      for (const r of off) {
-        reasons.push(
-          r.version + ' got ' + pct(r.share) + ' of ' + tested.unit + ' (95% CI ' + pct(r.interval[0]) + '–' + pct(r.interval[1]) + '), target ' +
-            pct(r.target) + ' ± ' + (options.tolerance * 100).toFixed(2) + ' pp; chi-square p = ' + formatP(p) + ' < alpha ' + options.alpha,
-        );
-      }
+      reasons.push(
+        'split off target over ' + tested.n + ' ' + tested.unit + ' (chi-square p = ' + formatP(p) + ' < alpha ' + options.alpha + '): ' +
+          off
+            .map((r) => r.version + ' ' + pct(r.share) + ' (95% CI ' + pct(r.interval[0]) + '–' + pct(r.interval[1]) + ') vs target ' + pct(r.target) + ' ± ' + (options.tolerance * 100).toFixed(2) + ' pp')
+            .join(', '),
+      );
     } else if (off.length > 0) {
       warnings.push(off.map((r) => r.version).join(', ') + ' outside tolerance but chi-square p = ' + formatP(p) + ' >= alpha ' + options.alpha);
     } else if (p < options.alpha) {

@@ -154,11 +154,33 @@ function runningPanel(report: FidelityReport, targets: ReadonlyMap<string, numbe
       out.push('<path class="running" data-version="' + escapeXml(name) + '" d="' + d + '" fill="none" stroke="' + color(i) + '" stroke-width="2"/>');
     }
     // Legend entry.
-    const lx = MARGIN_LEFT + 10 + i * 130;
-    out.push(line(lx, top + 12, lx + 22, top + 12, 'stroke="' + color(i) + '" stroke-width="3"'));
-    out.push(text(lx + 28, top + 16, name + ' (' + (target * 100).toFixed(1) + '%)'));
+    const lx = MARGIN_LEFT + i * 150;
+    out.push(line(lx, bottom + 52, lx + 22, bottom + 52, 'stroke="' + color(i) + '" stroke-width="3"'));
+    out.push(text(lx + 28, bottom + 56, name + ' (target ' + (target * 100).toFixed(1) + '%)'));
   });
   return out;
+}
+
+/** Greedy word wrap into at most `maxLines` lines of `width` characters (the last one ellipsised). */
+function wrap(s: string, width: number, maxLines: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of s.split(' ')) {
+    if (current !== '' && current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === '' ? word : current + ' ' + word;
+    }
+  }
+  if (current !== '') lines.push(current);
+  if (lines.length > maxLines) {
+    const kept = lines.slice(0, maxLines);
+    const last = kept[maxLines - 1]!;
+    kept[maxLines - 1] = (last.length > width - 3 ? last.slice(0, width - 3) : last) + '...';
+    return kept;
+  }
+  return lines.map((l) => (l.length > width ? l.slice(0, width - 3) + '...' : l));
 }
 
 /** The report as a standalone SVG document. */
@@ -168,7 +190,7 @@ export function renderSvg(report: FidelityReport): string {
   const targets = new Map<string, number>();
   for (const r of report.requests.versions) targets.set(r.version, r.target);
 
-  const height = 1000;
+  const height = 1020;
   const out: string[] = [];
   out.push('<?xml version="1.0" encoding="UTF-8"?>');
   out.push('<svg xmlns="http://www.w3.org/2000/svg" width="' + WIDTH + '" height="' + height + '" viewBox="0 0 ' + WIDTH + ' ' + height + '">');
@@ -183,11 +205,13 @@ export function renderSvg(report: FidelityReport): string {
         (report.users !== null ? '; ' + (report.users.multiVersionShare * 100).toFixed(1) + '% of users saw more than one version' : ''),
       'fill="#333"'),
   );
-  const verdict = report.verdict.summary.length > 140 ? report.verdict.summary.slice(0, 137) + '...' : report.verdict.summary;
-  out.push(text(MARGIN_LEFT, 68, verdict, 'class="verdict" font-weight="bold" fill="' + (report.verdict.pass ? '#1a7f37' : '#c00') + '"'));
-  out.push(...barsPanel(tested, 130, 250));
-  out.push(...deviationPanel(tested, report.settings.tolerance, 480, 170));
-  out.push(...runningPanel(report, targets, names, 730, 200));
+  const verdictLines = wrap(report.verdict.summary, 125, 3);
+  verdictLines.forEach((l, i) => {
+    out.push(text(MARGIN_LEFT, 68 + i * 15, l, (i === 0 ? 'class="verdict" ' : '') + 'font-weight="bold" fill="' + (report.verdict.pass ? '#1a7f37' : '#c00') + '"'));
+  });
+  out.push(...barsPanel(tested, 140, 250));
+  out.push(...deviationPanel(tested, report.settings.tolerance, 490, 170));
+  out.push(...runningPanel(report, targets, names, 740, 200));
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
