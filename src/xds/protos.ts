@@ -158,8 +158,8 @@ export function buildRegistry(pd: protoLoader.PackageDefinition): ProtoRegistry 
     }
     messages.set(full, { fullName: full, fields, byName });
   }
-  const codec = (name: string): protoLoader.MessageTypeDefinition => {
-    const d = pd[name] as protoLoader.MessageTypeDefinition | undefined;
+  const codec = (name: string): protoLoader.MessageTypeDefinition<object, object> => {
+    const d = pd[name] as protoLoader.MessageTypeDefinition<object, object> | undefined;
     if (!d || typeof d.serialize !== 'function') throw new XdsError(`no codec for ${name}`);
     return d;
   };
