@@ -1,0 +1,58 @@
+// What a request on one listener reads, fixed for the lifetime of one snapshot: the HCM options,
+// the route table and the snapshot's clusters. A request captures it once at its start, so a
+// snapshot swap never changes a request in flight.
+
+import type { Cluster } from '../upstream/cluster';
+import type { AccessLogFormat } from './access-log';
+import type { HcmConfig } from './hcm-config';
+import type { ListenerConfig } from './snapshot';
+
+export interface Logger {
+  debug(msg: string, fields?: object): void;
+  info(msg: string, fields?: object): void;
+  warn(msg: string, fields?: object): void;
+  error(msg: string, fields?: object): void;
+}
+
+export interface AccessLogSink {
+  readonly out: NodeJS.WritableStream;
+  readonly format: AccessLogFormat;
+}
+
+/** Server-wide mutable state every stream can see (drain flag, in-flight count, random source). */
+export interface ProxyCore {
+  draining: boolean;
+  inflight: number;
+  readonly random: () => number;
+  readonly log: Logger;
+  streamDone(): void;
+}
+
+export class ListenerRuntime {
+  readonly config: ListenerConfig;
+  readonly hcm: HcmConfig;
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly core: ProxyCore;
+  /** Value of the `server` response header (HCM server_name, else the server default). */
+  readonly serverHeader: string;
+  readonly accessLogs: readonly AccessLogSink[];
+  /** The bound port (for strip_matching_host_port and the access log). */
+  port: number;
+
+  constructor(
+    config: ListenerConfig,
+    clusters: ReadonlyMap<string, Cluster>,
+    core: ProxyCore,
+    defaultServerName: string,
+    accessLogs: readonly AccessLogSink[],
+    port: number,
+  ) {
+    this.config = config;
+    this.hcm = config.hcm;
+    this.clusters = clusters;
+    this.core = core;
+    this.serverHeader = config.hcm.serverName ?? defaultServerName;
+    this.accessLogs = accessLogs;
+    this.port = port;
+  }
+}

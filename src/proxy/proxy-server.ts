@@ -1,0 +1,357 @@
+// The proxy: listeners (node:http servers) serving the current snapshot, clusters with their
+// pools, apply() for new configuration, drain() and close(). The request path is Stream (stream.ts);
+// this file owns lifecycles.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { ResourceSet } from '../config/resources';
+import { Prng } from '../route/prng';
+import { Cluster } from '../upstream/cluster';
+import { PoolRegistry } from '../upstream/pool-registry';
+import { LbRandom } from '../upstream/random';
+import type { AccessLogSink, Logger, ProxyCore } from './listener-runtime';
+import { ListenerRuntime } from './listener-runtime';
+import { ResponseFlag } from './response-flags';
+import type { ListenerConfig, Snapshot, SnapshotOptions } from './snapshot';
+import { compileSnapshot } from './snapshot';
+import { Stream } from './stream';
+import { UpgradeTunnel } from './upgrade';
+
+export type { Logger } from './listener-runtime';
+
+/**
+ * The `server` header weir sends: Envoy's own default (`envoy`) unless the HCM sets server_name,
+ * so that tooling and tests written against Envoy (which often assert `server: envoy`) see the
+ * same value. The CLI may pass another default (e.g. `weir`) through ProxyServerOptions.serverName.
+ */
+export const DEFAULT_SERVER_NAME = 'envoy';
+
+export interface ProxyServerOptions {
+  log?: Logger;
+  /** Default drain time for drain() (Envoy --drain-time-s; default 600 s like Envoy). */
+  drainTimeMs?: number;
+  /** `server` header when the HCM has no server_name (default `envoy`). */
+  serverName?: string;
+  /** Where /dev/stdout access logs go (default process.stdout). */
+  accessLogStream?: NodeJS.WritableStream;
+  /** The per-request uint32 random value (injectable for tests). */
+  random?: () => number;
+  /** Options for compileSnapshot (route options, injected compilers). */
+  snapshotOptions?: SnapshotOptions;
+}
+
+const kRuntime = Symbol('weir.listenerRuntime');
+
+interface RuntimeServer extends Server {
+  [kRuntime]: ListenerRuntime;
+}
+
+interface BoundListener {
+  readonly name: string;
+  readonly server: RuntimeServer;
+  /** The configured address/port (port 0 = ephemeral) and options that need a new socket to change. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+const NOOP_LOGGER: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+function listenerKey(l: ListenerConfig): string {
+  return l.address + '|' + l.port + '|' + l.hcm.maxRequestHeadersKb;
+}
+
+function onRequest(this: RuntimeServer, req: IncomingMessage, res: ServerResponse): void {
+  const lr = this[kRuntime];
+  lr.core.inflight++;
+  new Stream(lr, req, res).run();
+}
+
+function onClientError(this: RuntimeServer, err: Error & { code?: string }, socket: Socket): void {
+  // Malformed requests, smuggling shapes (llhttp rejects Content-Length with Transfer-Encoding and
+  // duplicate Content-Length) and oversized headers: answer on this connection and close it;
+  // other connections are untouched.
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let status = 400;
+  if (err.code === 'HPE_HEADER_OVERFLOW') status = 431;
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
+  const text = STATUS_CODES[status] ?? '';
+  const lr = this[kRuntime];
+  socket.end(
+    'HTTP/1.1 ' + status + ' ' + text + '\r\ncontent-length: ' + text.length + '\r\ncontent-type: text/plain\r\nserver: ' +
+      lr.serverHeader + '\r\nconnection: close\r\n\r\n' + text,
+  );
+  const logs = lr.accessLogs;
+  if (logs.length > 0) {
+    const entry = {
+      startTime: Date.now(),
+      durationMs: 0,
+      protocol: 'HTTP/1.1',
+      status,
+      flags: ResponseFlag.DPE,
+      details: 'http1.codec_error',
+      bytesReceived: 0,
+      bytesSent: text.length,
+      upstreamHost: null,
+      upstreamCluster: null,
+      upstreamServiceTimeMs: -1,
+      routeName: null,
+      downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+      downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+      requestHeader: () => undefined,
+      responseHeader: () => undefined,
+    };
+    for (const l of logs) l.out.write(l.format.format(entry));
+  }
+}
+
+export class ProxyServer {
+  readonly #log: Logger;
+  readonly #drainTimeMs: number;
+  readonly #serverName: string;
+  readonly #accessLogStream: NodeJS.WritableStream;
+  readonly #snapshotOptions: SnapshotOptions;
+  readonly #registry = new PoolRegistry();
+  readonly #lbRandom = new LbRandom();
+  readonly #core: ProxyCore;
+  #snapshot: Snapshot | null = null;
+  #clusters = new Map<string, Cluster>();
+  #listeners = new Map<string, BoundListener>();
+  readonly #tunnels = new Set<UpgradeTunnel>();
+  readonly #files = new Map<string, WriteStream>();
+  #applying: Promise<unknown> = Promise.resolve();
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(opts: ProxyServerOptions = {}) {
+    this.#log = opts.log ?? NOOP_LOGGER;
+    this.#drainTimeMs = opts.drainTimeMs ?? 600_000;
+    this.#serverName = opts.serverName ?? DEFAULT_SERVER_NAME;
+    this.#accessLogStream = opts.accessLogStream ?? process.stdout;
+    this.#snapshotOptions = opts.snapshotOptions ?? {};
+    let random = opts.random;
+    if (random === undefined) {
+      const prng = new Prng();
+      random = () => prng.nextUint32();
+    }
+    const waiters = this.#idleWaiters;
+    const core: ProxyCore = {
+      draining: false,
+      inflight: 0,
+      random,
+      log: this.#log,
+      streamDone() {
+        core.inflight--;
+        if (core.inflight === 0 && waiters.length > 0) {
+          const w = waiters.splice(0);
+          for (const f of w) f();
+        }
+      },
+    };
+    this.#core = core;
+  }
+
+  get snapshot(): Snapshot | null {
+    return this.#snapshot;
+  }
+
+  /** The live clusters (config_dump, admin). */
+  get clusters(): ReadonlyMap<string, Cluster> {
+    return this.#clusters;
+  }
+
+  /** Requests in flight (drain, tests). */
+  get inflight(): number {
+    return this.#core.inflight;
+  }
+
+  listeners(): { name: string; address: string; port: number }[] {
+    const out: { name: string; address: string; port: number }[] = [];
+    for (const l of this.#listeners.values()) {
+      const a = l.server.address();
+      out.push({ name: l.name, address: l.address, port: typeof a === 'object' && a !== null ? a.port : l.port });
+    }
+    return out;
+  }
+
+  /**
+   * Validates and compiles `set`; on errors nothing changes (the last good snapshot keeps serving).
+   * Otherwise clusters are built (DNS clusters resolved once), new listener sockets bound, and the
+   * snapshot swapped in; removed or moved listeners stop accepting and finish their requests.
+   */
+  apply(set: ResourceSet): Promise<{ errors: string[] }> {
+    const p = this.#applying.then(() => this.#apply(set));
+    this.#applying = p.catch(() => undefined);
+    return p;
+  }
+
+  async #apply(set: ResourceSet): Promise<{ errors: string[] }> {
+    if (this.#closed) return { errors: ['proxy server is closed'] };
+    const r = compileSnapshot(set, this.#snapshotOptions);
+    if (r.errors) return { errors: r.errors };
+    const snap = r.value;
+    for (const w of snap.warnings) this.#log.warn(w);
+
+    const clusters = new Map<string, Cluster>();
+    for (const cfg of snap.clusters.values()) clusters.set(cfg.name, new Cluster(cfg, this.#registry, this.#lbRandom, this.#log));
+    await Promise.all([...clusters.values()].map((c) => c.start()));
+
+    // Bind what is new before swapping, so a bind failure rejects the whole update.
+    const next = new Map<string, BoundListener>();
+    const fresh: BoundListener[] = [];
+    const errors: string[] = [];
+    for (const l of snap.listeners) {
+      const key = listenerKey(l);
+      const existing = this.#listeners.get(l.name);
+      if (existing !== undefined && existing.key === key) {
+        next.set(l.name, existing);
+        continue;
+      }
+      try {
+        const bound = await this.#bind(l, key, clusters);
+        fresh.push(bound);
+        next.set(l.name, bound);
+      } catch (e) {
+        errors.push(`listeners["${l.name}"].address: cannot listen on ${l.address}:${l.port}: ${(e as Error).message}`);
+      }
+    }
+    if (errors.length > 0) {
+      for (const b of fresh) b.server.close();
+      for (const c of clusters.values()) c.close();
+      return { errors };
+    }
+
+    // The swap.
+    const oldClusters = this.#clusters;
+    const oldListeners = this.#listeners;
+    this.#snapshot = snap;
+    this.#clusters = clusters;
+    this.#listeners = next;
+    for (const l of snap.listeners) {
+      const b = next.get(l.name)!;
+      this.#configureServer(b.server, l);
+      b.server[kRuntime] = this.#runtime(l, clusters, b.server);
+    }
+    for (const [name, b] of oldListeners) {
+      if (next.get(name) !== b) this.#retire(b.server);
+    }
+    for (const c of oldClusters.values()) c.close();
+    this.#log.info('snapshot applied', { version: snap.versionInfo, listeners: snap.listeners.length, clusters: clusters.size });
+    return { errors: [] };
+  }
+
+  #runtime(l: ListenerConfig, clusters: ReadonlyMap<string, Cluster>, server: Server): ListenerRuntime {
+    const sinks: AccessLogSink[] = l.hcm.accessLogs.map((a) => ({ out: this.#sink(a.path), format: a.format }));
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : l.port;
+    return new ListenerRuntime(l, clusters, this.#core, this.#serverName, sinks, port);
+  }
+
+  #sink(path: string): NodeJS.WritableStream {
+    if (path === '/dev/stdout') return this.#accessLogStream;
+    if (path === '/dev/stderr') return process.stderr;
+    let f = this.#files.get(path);
+    if (f === undefined) {
+      f = createWriteStream(path, { flags: 'a' });
+      f.on('error', (e) => this.#log.error('access log write failed', { path, error: e.message }));
+      this.#files.set(path, f);
+    }
+    return f;
+  }
+
+  #configureServer(server: Server, l: ListenerConfig): void {
+    // Downstream idle timeout: HCM common_http_protocol_options.idle_timeout (Envoy default 1 h).
+    server.keepAliveTimeout = l.hcm.idleTimeoutMs;
+    server.requestTimeout = l.hcm.requestTimeoutMs;
+  }
+
+  #bind(l: ListenerConfig, key: string, clusters: ReadonlyMap<string, Cluster>): Promise<BoundListener> {
+    const server = createServer({
+      keepAlive: true,
+      noDelay: true,
+      maxHeaderSize: l.hcm.maxRequestHeadersKb * 1024,
+      requestTimeout: l.hcm.requestTimeoutMs,
+    }) as RuntimeServer;
+    this.#configureServer(server, l);
+    server[kRuntime] = this.#runtime(l, clusters, server);
+    server.on('request', onRequest);
+    server.on('clientError', onClientError);
+    const tunnels = this.#tunnels;
+    server.on('upgrade', function (this: RuntimeServer, req: IncomingMessage, socket: Socket, head: Buffer) {
+      new UpgradeTunnel(this[kRuntime], req, socket).run(head, tunnels);
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      server.once('error', onError);
+      server.listen({ host: l.address, port: l.port }, () => {
+        server.off('error', onError);
+        server.on('error', (e) => this.#log.error('listener error', { listener: l.name, error: e.message }));
+        resolve({ name: l.name, server, key, address: l.address, port: l.port });
+      });
+    });
+  }
+
+  /** Stops accepting on a listener that left the config; its requests in flight finish. */
+  #retire(server: Server): void {
+    server.close();
+    server.closeIdleConnections();
+    // Connections still busy finish their current request, then close (keep-alive is refused
+    // because the server is closed); a last sweep after the drain time.
+    const t = setTimeout(() => server.closeAllConnections(), this.#drainTimeMs);
+    t.unref();
+    server.once('close', () => clearTimeout(t));
+  }
+
+  /**
+   * Drain: stop accepting, answer with `connection: close` from now on, close idle keep-alive
+   * connections, and wait for requests in flight (at most `timeoutMs`, default the drain time);
+   * then close what is left.
+   */
+  async drain(timeoutMs = this.#drainTimeMs): Promise<void> {
+    const core = this.#core;
+    core.draining = true;
+    const servers = [...this.#listeners.values()].map((l) => l.server);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of servers) s.closeIdleConnections();
+    if (core.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.#idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    for (const s of servers) s.closeAllConnections();
+    for (const t of this.#tunnels) t.close();
+    await Promise.all(closed);
+  }
+
+  /** Closes everything now: listeners, tunnels, pools. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#applying;
+    this.#closed = true;
+    this.#core.draining = true;
+    const servers = [...this.#listeners.values()].map((l) => l.server);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of servers) s.closeAllConnections();
+    for (const t of this.#tunnels) t.close();
+    for (const c of this.#clusters.values()) c.close();
+    this.#clusters = new Map();
+    this.#listeners = new Map();
+    await Promise.all(closed);
+    await this.#registry.destroyAll();
+    for (const f of this.#files.values()) f.end();
+    this.#files.clear();
+  }
+}

@@ -1,0 +1,184 @@
+// One immutable snapshot of everything the data path serves: listeners (with their compiled
+// HttpConnectionManager and route table) and clusters. compileSnapshot is pure: it validates and
+// compiles a ResourceSet, or returns every error with its field path and compiles nothing
+// (design.md: "a rejected update changes nothing"). ProxyServer.apply swaps it in whole.
+
+import type { Resource, ResourceSet } from '../config/resources';
+import { TYPE_URL } from '../config/resources';
+import type { Validated } from '../route/types';
+import { anyType, field, isObject, parseUint } from '../util/proto-json';
+import type { ClusterConfig } from '../upstream/cluster-config';
+import { compileCluster } from '../upstream/cluster-config';
+import type { HcmConfig } from './hcm-config';
+import { compileHcm } from './hcm-config';
+import type { RouteCompiler } from './route-contract';
+import { defaultRouteCompiler } from './route-binding';
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly address: string;
+  /** 0 binds an ephemeral port (tests). */
+  readonly port: number;
+  readonly hcm: HcmConfig;
+  readonly raw: Resource;
+}
+
+export interface Snapshot {
+  readonly versionInfo: string;
+  readonly listeners: readonly ListenerConfig[];
+  readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  /** Listeners whose RDS route configuration has not arrived (not started). */
+  readonly warmingListeners: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+export interface SnapshotOptions {
+  /** Passed to the route model's compileRouteConfiguration (runtime, pick-mode defaults...). */
+  readonly routeOptions?: unknown;
+  /** Overrides the route compiler (tests of the data path in isolation). */
+  readonly compileRoutes?: RouteCompiler;
+}
+
+const HCM_NAMES = new Set(['envoy.filters.network.http_connection_manager', 'envoy.http_connection_manager']);
+
+function byName(list: readonly Resource[], kind: string, errors: string[], key = 'name'): Map<string, Resource> {
+  const m = new Map<string, Resource>();
+  list.forEach((r, i) => {
+    const n = field(r, key);
+    if (typeof n !== 'string' || n === '') {
+      errors.push(`${kind}[${i}].${key}: required`);
+      return;
+    }
+    if (m.has(n)) errors.push(`${kind}["${n}"]: duplicate name`);
+    m.set(n, r);
+  });
+  return m;
+}
+
+function compileListener(
+  raw: Resource,
+  path: string,
+  routeConfigurations: ReadonlyMap<string, Resource>,
+  compileRoutes: RouteCompiler,
+  routeOptions: unknown,
+  errors: string[],
+  warnings: string[],
+): ListenerConfig | 'warming' | null {
+  const start = errors.length;
+  const name = field(raw, 'name') as string;
+  const addr = field(raw, 'address');
+  const sa = field(addr, 'socket_address');
+  let address = '';
+  let port = 0;
+  if (!isObject(sa)) {
+    errors.push(`${path}.address.socket_address: required${field(addr, 'pipe') !== undefined ? ' (pipe addresses are not supported)' : ''}`);
+  } else {
+    const a = field(sa, 'address');
+    if (typeof a !== 'string' || a === '') errors.push(`${path}.address.socket_address.address: required`);
+    else address = a;
+    const p = parseUint(field(sa, 'port_value') ?? 0);
+    if (p === undefined || p > 65535) errors.push(`${path}.address.socket_address.port_value: expected a port 0..65535`);
+    else port = p;
+    const proto = field(sa, 'protocol');
+    if (proto !== undefined && proto !== 'TCP') errors.push(`${path}.address.socket_address.protocol: only TCP is supported`);
+  }
+  if (field(raw, 'listener_filters') !== undefined) warnings.push(`${path}.listener_filters: not supported: ignored`);
+
+  const chains = field(raw, 'filter_chains');
+  const dflt = field(raw, 'default_filter_chain');
+  const all: { chain: unknown; path: string }[] = [];
+  if (Array.isArray(chains)) chains.forEach((c: unknown, i: number) => all.push({ chain: c, path: `${path}.filter_chains[${i}]` }));
+  else if (chains !== undefined) errors.push(`${path}.filter_chains: expected a list`);
+  if (dflt !== undefined) all.push({ chain: dflt, path: `${path}.default_filter_chain` });
+  // weir serves one plaintext HTTP chain per listener: the first chain without TLS / SNI match
+  // conditions. Other chains (Istio's TLS-inspecting ones) are reported and skipped.
+  let chosen: { chain: unknown; path: string } | null = null;
+  for (const c of all) {
+    const m = field(c.chain, 'filter_chain_match');
+    const tls = field(c.chain, 'transport_socket') !== undefined || field(m, 'transport_protocol') === 'tls' || field(m, 'server_names') !== undefined;
+    if (!tls && chosen === null) chosen = c;
+    else warnings.push(`${c.path}: ${tls ? 'TLS filter chain not supported' : 'only the first plaintext filter chain is served'}: skipped`);
+  }
+  let hcm: HcmConfig | null = null;
+  let warming = false;
+  if (chosen === null) {
+    errors.push(`${path}.filter_chains: no plaintext filter chain with an http_connection_manager`);
+  } else {
+    const filters = field(chosen.chain, 'filters');
+    let found = false;
+    if (Array.isArray(filters)) {
+      filters.forEach((f: unknown, i: number) => {
+        const fp = `${chosen!.path}.filters[${i}]`;
+        const n = field(f, 'name');
+        const tc = field(f, 'typed_config');
+        const isHcm = anyType(tc) === TYPE_URL.HTTP_CONNECTION_MANAGER || (typeof n === 'string' && HCM_NAMES.has(n));
+        if (!isHcm) {
+          errors.push(`${fp}: network filter ${String(n)} is not supported (weir serves envoy.filters.network.http_connection_manager)`);
+          return;
+        }
+        if (found) {
+          errors.push(`${fp}: only one http_connection_manager per filter chain`);
+          return;
+        }
+        found = true;
+        if (!isObject(tc)) {
+          errors.push(`${fp}.typed_config: required`);
+          return;
+        }
+        const h = compileHcm(tc, `${fp}.typed_config`, routeConfigurations, compileRoutes, routeOptions, errors, warnings);
+        if (h === null && errors.length === start) warming = true;
+        hcm = h;
+      });
+    }
+    if (!found && errors.length === start) errors.push(`${chosen.path}.filters: an envoy.filters.network.http_connection_manager is required`);
+  }
+  if (errors.length > start) return null;
+  if (warming || hcm === null) return 'warming';
+  return { name, address, port, hcm, raw };
+}
+
+export function compileSnapshot(set: ResourceSet, opts: SnapshotOptions = {}): Validated<Snapshot> {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const compileRoutes = opts.compileRoutes ?? defaultRouteCompiler();
+
+  const listenersByName = byName(set.listeners, 'listeners', errors);
+  const rcs = byName(set.routeConfigurations, 'route_configurations', errors);
+  const clustersByName = byName(set.clusters, 'clusters', errors);
+  const clas = byName(set.clusterLoadAssignments, 'cluster_load_assignments', errors, 'cluster_name');
+
+  const clusters = new Map<string, ClusterConfig>();
+  for (const [name, raw] of clustersByName) {
+    const r = compileCluster(raw, clas, warnings);
+    if (r.errors) for (const e of r.errors) errors.push(`clusters["${name}"].${e}`);
+    else clusters.set(name, r.value);
+  }
+
+  const listeners: ListenerConfig[] = [];
+  const warmingListeners: string[] = [];
+  const ports = new Map<string, string>();
+  for (const [name, raw] of listenersByName) {
+    const l = compileListener(raw, `listeners["${name}"]`, rcs, compileRoutes, opts.routeOptions, errors, warnings);
+    if (l === 'warming') warmingListeners.push(name);
+    else if (l !== null) {
+      if (l.port !== 0) {
+        const k = l.address + ':' + l.port;
+        const other = ports.get(k);
+        if (other !== undefined) errors.push(`listeners["${name}"].address: ${k} is also the address of listener "${other}"`);
+        ports.set(k, name);
+      }
+      listeners.push(l);
+    }
+  }
+
+  if (errors.length > 0) return { errors };
+  return {
+    value: Object.freeze({
+      versionInfo: set.versionInfo,
+      listeners: Object.freeze(listeners),
+      clusters,
+      warmingListeners: Object.freeze(warmingListeners),
+      warnings: Object.freeze(warnings),
+    }),
+  };
+}

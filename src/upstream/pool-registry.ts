@@ -1,0 +1,77 @@
+// Connection pools per upstream endpoint, shared across snapshots: a config update that keeps an
+// endpoint keeps its warm keep-alive connections. Pools are reference counted by the clusters that
+// use them; the last release closes the pool gracefully (queued and running requests finish).
+
+import { Pool } from 'undici';
+
+export interface PoolOptions {
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+interface Entry {
+  readonly pool: Pool;
+  refs: number;
+}
+
+export class PoolRegistry {
+  readonly #pools = new Map<string, Entry>();
+
+  static key(hostKey: string, o: PoolOptions): string {
+    return hostKey + '|' + o.connectTimeoutMs + '|' + o.idleTimeoutMs + '|' + o.maxConnections;
+  }
+
+  acquire(hostKey: string, o: PoolOptions): Pool {
+    const key = PoolRegistry.key(hostKey, o);
+    let e = this.#pools.get(key);
+    if (e === undefined) {
+      e = {
+        pool: new Pool('http://' + hostKey, {
+          connections: o.maxConnections,
+          pipelining: 1,
+          connectTimeout: o.connectTimeoutMs,
+          // Route timeouts are applied per request (dispatch headersTimeout/bodyTimeout).
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          keepAliveTimeout: o.idleTimeoutMs,
+          keepAliveMaxTimeout: o.idleTimeoutMs,
+          // Responses are relayed as they arrive; undici must not cap them.
+          maxResponseSize: -1,
+        }),
+        refs: 0,
+      };
+      this.#pools.set(key, e);
+    }
+    e.refs++;
+    return e.pool;
+  }
+
+  release(hostKey: string, o: PoolOptions): void {
+    const key = PoolRegistry.key(hostKey, o);
+    const e = this.#pools.get(key);
+    if (e === undefined) return;
+    if (--e.refs === 0) {
+      this.#pools.delete(key);
+      e.pool.close().catch(() => undefined);
+    }
+  }
+
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  /** Closes every pool now (shutdown): running requests are aborted. */
+  async destroyAll(): Promise<void> {
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(all.map((e) => e.pool.destroy().catch(() => undefined)));
+  }
+
+  /** Closes every pool gracefully. */
+  async closeAll(): Promise<void> {
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(all.map((e) => e.pool.close().catch(() => undefined)));
+  }
+}
