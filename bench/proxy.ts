@@ -1,0 +1,357 @@
+// Macro benchmark of the data path (issue 3, section 5): in one run, alternating in rounds, the
+// upstream hit directly, weir (built dist/, one process), node-http-proxy with the same 90/10
+// random split, and nginx (one process, weighted upstream with keep-alive) when installed.
+// Load from wrk (else autocannon) at 1 and 50 connections. Reports medians over the rounds of
+// req/s, p50, p99 and the proxy's CPU µs per request, ratios to nginx and node-http-proxy, and the
+// p50 weir adds over the direct path; writes bench/results/proxy-<date>.json and the "## Proxy"
+// section of bench/RESULTS.md.
+//
+//   npm run bench:proxy                      BENCH_DURATION=5 BENCH_ROUNDS=5 (defaults)
+//   BENCH_DURATION=2 BENCH_ROUNDS=3 npm run bench:proxy     a short run on a shared machine
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { haveCommand, runLoad, type LoadResult, type LoadTool } from './lib/load';
+import { cpuMicros, freePort, spawnChild, startChild, waitForPort, type Child } from './lib/procs';
+
+const ROOT = path.join(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,50').split(',').map(Number);
+const WARMUP_S = 1;
+/** Optional subset, e.g. BENCH_TARGETS=direct,weir (direct is always measured: it is the baseline). */
+const ONLY = process.env.BENCH_TARGETS ? new Set(process.env.BENCH_TARGETS.split(',')) : null;
+const wanted = (name: string): boolean => ONLY === null || ONLY.has(name);
+const SANITY_REQUESTS = 200;
+
+type TargetName = 'direct' | 'weir' | 'node-http-proxy' | 'nginx';
+interface Target {
+  name: TargetName;
+  port: number;
+  /** The process whose CPU is charged to the target (none for direct). */
+  child: Child | null;
+}
+
+interface Sample extends LoadResult {
+  round: number;
+  cpuUsPerReq: number;
+}
+
+const children: Child[] = [];
+async function stopAll(): Promise<void> {
+  await Promise.all(children.map((c) => c.stop()));
+}
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** nginx and wrk come from Debian's packages; try once when running as root, tolerate failure. */
+function ensureTools(): void {
+  if (haveCommand('nginx') && haveCommand('wrk')) return;
+  if (process.getuid?.() !== 0 || !haveCommand('apt-get')) return;
+  process.stderr.write('bench: installing nginx and wrk from Debian packages (apt-get)...\n');
+  const r = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 300_000,
+  });
+  if (r.status !== 0) process.stderr.write('bench: apt-get failed; continuing with what is installed\n');
+}
+
+function weirBootstrap(v1: number, v2: number): string {
+  const cluster = (name: string, port: number): object => ({
+    name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
+    },
+  });
+  return JSON.stringify({
+    static_resources: {
+      listeners: [
+        {
+          name: 'bench',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'bench',
+                    http_filters: [
+                      { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+                    ],
+                    route_config: {
+                      virtual_hosts: [
+                        {
+                          name: 'bench',
+                          domains: ['*'],
+                          routes: [
+                            {
+                              match: { prefix: '/' },
+                              route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10 }] } },
+                            },
+                          ],
+                        },
+                      ],
+                    },
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters: [cluster('v1', v1), cluster('v2', v2)],
+    },
+  }, null, 2);
+}
+
+/** Sends a few requests and checks both versions answer 200 through the target (the split works). */
+async function sanityCheck(t: Target): Promise<string> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const seen = new Map<string, number>();
+  for (let i = 0; i < SANITY_REQUESTS; i++) {
+    const key = await new Promise<string>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port: t.port, path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode === 200 ? String(res.headers['x-version']) : `HTTP ${res.statusCode}`));
+        })
+        .on('error', (e) => resolve(`error ${e.message}`));
+    });
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  agent.destroy();
+  const summary = [...seen].map(([k, n]) => `${k}=${n}`).join(' ');
+  const bad = [...seen.keys()].filter((k) => k !== 'v1' && k !== 'v2');
+  if (bad.length > 0) throw new Error(`${t.name}: sanity check failed: ${summary}`);
+  if (t.name !== 'direct' && !(seen.has('v1') && seen.has('v2'))) throw new Error(`${t.name}: does not split: ${summary}`);
+  return summary;
+}
+
+async function startTargets(tmp: string): Promise<Target[]> {
+  const node = process.execPath;
+  const up = await startChild('upstream', node, [path.join(DIST, 'bench', 'lib', 'upstream.js')], /^\{"ready":true.*\}$/);
+  children.push(up.child);
+  const { v1, v2 } = JSON.parse(up.match[0]) as { v1: number; v2: number };
+  const targets: Target[] = [{ name: 'direct', port: v1, child: null }];
+
+  if (wanted('weir')) {
+  const bootstrap = path.join(tmp, 'weir-bench.json');
+  fs.writeFileSync(bootstrap, weirBootstrap(v1, v2));
+  const weir = await startChild(
+    'weir',
+    node,
+    [path.join(DIST, 'src', 'cli', 'main.js'), '-c', bootstrap, '--log-level', 'info'],
+    /listener bench listening on [\d.]+:(\d+)/,
+  );
+  children.push(weir.child);
+  targets.push({ name: 'weir', port: Number(weir.match[1]), child: weir.child });
+  }
+
+  if (wanted('node-http-proxy')) {
+  const hp = await startChild('node-http-proxy', node, [path.join(DIST, 'bench', 'lib', 'http-proxy-peer.js'), String(v1), String(v2)], /^\{"ready":true.*\}$/);
+  children.push(hp.child);
+  targets.push({ name: 'node-http-proxy', port: (JSON.parse(hp.match[0]) as { port: number }).port, child: hp.child });
+  }
+
+  if (wanted('nginx') && haveCommand('nginx')) {
+    const port = await freePort();
+    const conf = fs
+      .readFileSync(path.join(ROOT, 'bench', 'nginx', 'nginx.conf.template'), 'utf8')
+      .replaceAll('{{PREFIX}}', tmp)
+      .replaceAll('{{PORT}}', String(port))
+      .replaceAll('{{V1}}', String(v1))
+      .replaceAll('{{V2}}', String(v2));
+    fs.writeFileSync(path.join(tmp, 'nginx.conf'), conf);
+    // master_process off: the spawned pid is the one process doing the work (CPU is sampled from it).
+    const child = spawnChild('nginx', 'nginx', ['-p', tmp, '-c', path.join(tmp, 'nginx.conf'), '-e', path.join(tmp, 'error.log')]);
+    children.push(child);
+    // nginx prints nothing when it starts; the port answering is its ready signal.
+    await waitForPort(port);
+    targets.push({ name: 'nginx', port, child });
+  }
+  return targets;
+}
+
+async function measure(tool: LoadTool, t: Target, connections: number, durationS: number, round: number): Promise<Sample> {
+  const cpu0 = t.child ? cpuMicros(t.child.pid) : NaN;
+  const r = await runLoad(tool, t.port, connections, durationS);
+  const cpu1 = t.child ? cpuMicros(t.child.pid) : NaN;
+  return { ...r, round, cpuUsPerReq: (cpu1 - cpu0) / Math.max(1, r.requests) };
+}
+
+function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+interface Summary {
+  target: TargetName;
+  connections: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerReq: number;
+  errors: number;
+  vsNginx: number;
+  vsHttpProxy: number;
+}
+
+async function main(): Promise<void> {
+  ensureTools();
+  const tool: LoadTool = haveCommand('wrk') ? 'wrk' : 'autocannon';
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-bench-'));
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(tmp, d));
+  const started = new Date();
+  let targets: Target[] = [];
+  try {
+    targets = await startTargets(tmp);
+    for (const t of targets) process.stderr.write(`bench: ${t.name} on 127.0.0.1:${t.port}: ${await sanityCheck(t)}\n`);
+    // JIT warm-up, not recorded.
+    for (const t of targets) await runLoad(tool, t.port, 50, WARMUP_S);
+
+    const samples = new Map<string, Sample[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of CONNECTIONS) {
+        // Rotate the order every round so no target always runs right after the same neighbour.
+        for (let k = 0; k < targets.length; k++) {
+          const t = targets[(k + round) % targets.length] as Target;
+          const s = await measure(tool, t, c, DURATION_S, round);
+          const key = `${t.name}@${c}`;
+          if (!samples.has(key)) samples.set(key, []);
+          samples.get(key)!.push(s);
+          process.stderr.write(
+            `round ${round + 1}/${ROUNDS} c=${c} ${t.name.padEnd(15)} ${fmt(s.rps, 0).padStart(7)} req/s  p50 ${fmt(s.p50Ms, 3)} ms  p99 ${fmt(s.p99Ms, 3)} ms  cpu ${fmt(s.cpuUsPerReq, 1)} us/req${s.errors ? `  errors ${s.errors}` : ''}\n`,
+          );
+        }
+      }
+    }
+
+    const summaries: Summary[] = [];
+    for (const c of CONNECTIONS) {
+      const med = (name: TargetName): Summary | undefined => {
+        const ss = samples.get(`${name}@${c}`);
+        if (!ss) return undefined;
+        return {
+          target: name,
+          connections: c,
+          rps: median(ss.map((s) => s.rps)),
+          p50Ms: median(ss.map((s) => s.p50Ms)),
+          p99Ms: median(ss.map((s) => s.p99Ms)),
+          cpuUsPerReq: median(ss.map((s) => s.cpuUsPerReq)),
+          errors: ss.reduce((a, s) => a + s.errors, 0),
+          vsNginx: NaN,
+          vsHttpProxy: NaN,
+        };
+      };
+      const rows = targets.map((t) => med(t.name)).filter((x): x is Summary => x !== undefined);
+      const ng = rows.find((r) => r.target === 'nginx');
+      const hp = rows.find((r) => r.target === 'node-http-proxy');
+      for (const r of rows) {
+        r.vsNginx = ng ? r.rps / ng.rps : NaN;
+        r.vsHttpProxy = hp ? r.rps / hp.rps : NaN;
+        summaries.push(r);
+      }
+    }
+
+    const get = (name: TargetName, c: number): Summary | undefined => summaries.find((s) => s.target === name && s.connections === c);
+    const w50 = get('weir', 50);
+    const w1 = get('weir', 1);
+    const d1 = get('direct', 1);
+    const addedP50 = w1 && d1 ? w1.p50Ms - d1.p50Ms : NaN;
+    const checks = [
+      { target: 'weir >= 1.6x node-http-proxy at 50 connections', value: w50?.vsHttpProxy ?? NaN, ok: (w50?.vsHttpProxy ?? 0) >= 1.6 },
+      { target: 'weir >= 0.6x nginx at 50 connections', value: w50?.vsNginx ?? NaN, ok: (w50?.vsNginx ?? 0) >= 0.6 },
+      { target: 'weir adds <= 0.1 ms to p50 over direct at 1 connection', value: addedP50, ok: addedP50 <= 0.1 },
+    ];
+
+    const env = {
+      date: started.toISOString(),
+      node: process.version,
+      cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
+      load: tool,
+      nginx: haveCommand('nginx') ? (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim()) : 'not installed',
+      durationS: DURATION_S,
+      rounds: ROUNDS,
+      connections: CONNECTIONS,
+      command: `BENCH_DURATION=${DURATION_S} BENCH_ROUNDS=${ROUNDS} npm run bench:proxy`,
+    };
+    const resultsDir = path.join(ROOT, 'bench', 'results');
+    fs.mkdirSync(resultsDir, { recursive: true });
+    const jsonPath = path.join(resultsDir, `proxy-${started.toISOString().slice(0, 16).replace(':', '-')}.json`);
+    fs.writeFileSync(jsonPath, JSON.stringify({ env, summaries, checks, samples: Object.fromEntries(samples) }, null, 2) + '\n');
+
+    const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath));
+    process.stdout.write(md + '\n');
+    writeResultsSection(path.join(ROOT, 'bench', 'RESULTS.md'), md);
+    process.stderr.write(`bench: wrote ${path.relative(ROOT, jsonPath)} and the "## Proxy" section of bench/RESULTS.md\n`);
+  } finally {
+    await stopAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function renderSection(
+  env: { date: string; node: string; cpus: string; load: string; nginx: string; durationS: number; rounds: number; command: string },
+  summaries: Summary[],
+  checks: { target: string; value: number; ok: boolean }[],
+  addedP50: number,
+  jsonRel: string,
+): string {
+  const lines: string[] = [];
+  lines.push('## Proxy', '');
+  lines.push(
+    `Measured ${env.date.slice(0, 16).replace('T', ' ')} UTC with \`${env.command}\` (${env.cpus}, Node ${env.node}, ${env.nginx}, load from ${env.load}; ` +
+      `${env.durationS} s per run, median of ${env.rounds} rounds, targets alternating within each round). ` +
+      'Upstream: two minimal node:http servers in their own process; every proxy splits 90/10 between them. ' +
+      'weir: built dist/, one process; node-http-proxy: `http-proxy` with a keep-alive agent, random split; nginx: one process (`master_process off`), `upstream { server a weight=9; server b weight=1; keepalive 64; }`. ' +
+      'CPU is the proxy process\'s utime+stime per request (from /proc). Raw samples: ' + `\`bench/${jsonRel}\`.`,
+    '',
+  );
+  lines.push('| connections | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | vs nginx | vs node-http-proxy |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const s of summaries) {
+    lines.push(
+      `| ${s.connections} | ${s.target} | ${fmt(s.rps, 0)} | ${fmt(s.p50Ms, 3)} | ${fmt(s.p99Ms, 3)} | ${s.target === 'direct' ? '-' : fmt(s.cpuUsPerReq, 1)} | ${fmt(s.vsNginx)}x | ${fmt(s.vsHttpProxy)}x |` +
+        (s.errors ? ` (${s.errors} errors)` : ''),
+    );
+  }
+  lines.push('', `p50 latency weir adds over the direct path at 1 connection: ${fmt(addedP50, 3)} ms.`, '');
+  lines.push('| target (issue 3) | measured | met |', '|---|---:|---|');
+  for (const c of checks) lines.push(`| ${c.target} | ${fmt(c.value, c.target.includes('ms') ? 3 : 2)} | ${c.ok ? 'yes' : 'no'} |`);
+  return lines.join('\n') + '\n';
+}
+
+/** Replaces the "## Proxy" section of RESULTS.md (up to the next "## " heading), or appends it. */
+export function writeResultsSection(file: string, section: string): void {
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# weir benchmark results\n\n';
+  const start = text.search(/^## Proxy\s*$/m);
+  if (start < 0) {
+    text = text.replace(/\n*$/, '\n\n') + section;
+  } else {
+    const after = text.slice(start + 1).search(/^## /m);
+    const end = after < 0 ? text.length : start + 1 + after;
+    text = text.slice(0, start) + section + (end < text.length ? '\n' + text.slice(end) : '');
+  }
+  fs.writeFileSync(file, text);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    void stopAll().then(() => process.exit(1));
+  });
+}
