@@ -36,10 +36,10 @@ function uint(v: unknown, report: Report, path: string): number | undefined {
   return n;
 }
 
-function duration(v: unknown, report: Report, path: string): string | undefined {
+function duration(v: unknown, report: Report, path: string, minNs = 1e6): string | undefined {
   if (v === undefined || v === null) return undefined;
   const sink = new Problems();
-  const d = durationField(sink, 'x', path, v, 1e6);
+  const d = durationField(sink, 'x', path, v, minNs);
   if (sink.errors.length > 0) report?.(path, (sink.errors[0] as string).replace(/^x: [^:]+: /, ''));
   return d;
 }
@@ -68,7 +68,7 @@ export function applyTrafficPolicy(cluster: Obj, tp: TrafficPolicy, report?: Rep
         if (cookie !== undefined && (!isObj(cookie) || typeof cookie.name !== 'string' || cookie.name === '')) {
           report?.('loadBalancer.consistentHash.httpCookie.name', 'is required');
         }
-        if (isObj(cookie)) duration(cookie.ttl, report, 'loadBalancer.consistentHash.httpCookie.ttl');
+        if (isObj(cookie)) duration(cookie.ttl, report, 'loadBalancer.consistentHash.httpCookie.ttl', 0);
         const maglev = get(ch, 'maglev');
         const ring = get(ch, 'ringHash');
         if (isObj(maglev)) {

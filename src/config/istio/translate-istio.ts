@@ -85,24 +85,43 @@ function compareByName(a: Resource, b: Resource): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function httpConnectionManager(statPrefix: string, routeSpecifier: Obj): Obj {
+/** Per-route filter configs used anywhere in a route configuration. */
+function perFilterNames(rc: Resource): Set<string> {
+  const out = new Set<string>();
+  for (const vh of rc.virtual_hosts as Resource[]) {
+    for (const r of vh.routes as Resource[]) {
+      const tpf = r.typed_per_filter_config;
+      if (tpf && typeof tpf === 'object') for (const k of Object.keys(tpf)) out.add(k);
+    }
+  }
+  return out;
+}
+
+function httpConnectionManager(statPrefix: string, routeSpecifier: Obj, used: Set<string>): Obj {
+  // istiod's sidecar chain always carries fault and CORS before the router (stats and metadata
+  // exchange are Istio's own); weir adds them only when a route configures them, so the data path
+  // does not report filters nothing uses.
+  const filters: Obj[] = [];
+  if (used.has(FAULT_FILTER)) {
+    filters.push({ name: FAULT_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } });
+  }
+  if (used.has(CORS_FILTER)) {
+    filters.push({ name: CORS_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } });
+  }
+  filters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } });
   return {
     '@type': TYPE_URL.HTTP_CONNECTION_MANAGER,
     stat_prefix: statPrefix,
     ...routeSpecifier,
-    // istiod's sidecar chain carries fault and CORS before the router (stats and metadata exchange are Istio's own).
-    http_filters: [
-      { name: FAULT_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
-      { name: CORS_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
-      { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } },
-    ],
+    http_filters: filters,
     use_remote_address: false,
     normalize_path: true,
     path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
   };
 }
 
-function listener(address: string, port: number, routeName: string): Resource {
+function listener(address: string, port: number, rc: Resource): Resource {
+  const routeName = String(rc.name);
   const name = `${address}_${port}`;
   return {
     name,
@@ -115,7 +134,7 @@ function listener(address: string, port: number, routeName: string): Resource {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: httpConnectionManager(`outbound_${name}`, {
               rds: { config_source: { ...ADS_CONFIG_SOURCE, ads: {} }, route_config_name: routeName },
-            }),
+            }, perFilterNames(rc)),
           },
         ],
       },
@@ -276,12 +295,14 @@ export function translateIstio(docs: readonly IstioSource[], opts: IstioOptions 
   if (onePort !== undefined) {
     const all: Resource[] = [];
     for (const port of ports) all.push(...(vhostsByPort.get(port) as Resource[]));
-    routeConfigurations.push(makeRouteConfig(String(onePort), all));
-    listeners.push(listener(address, onePort, String(onePort)));
+    const rc = makeRouteConfig(String(onePort), all);
+    routeConfigurations.push(rc);
+    listeners.push(listener(address, onePort, rc));
   } else {
     for (const port of ports) {
-      routeConfigurations.push(makeRouteConfig(String(port), vhostsByPort.get(port) as Resource[]));
-      listeners.push(listener(address, port, String(port)));
+      const rc = makeRouteConfig(String(port), vhostsByPort.get(port) as Resource[]);
+      routeConfigurations.push(rc);
+      listeners.push(listener(address, port, rc));
     }
   }
 
