@@ -207,7 +207,7 @@ t.test('weir fixtures: weighted random_value, cookie regex, header matches', asy
   const r = await run('-c', path.join(FIXTURES, 'canary.yaml'), '-t', path.join(FIXTURES, 'canary.tests.yaml'), '--details', '-o', out);
   t.equal(r.code, 0, r.all);
   const results = JSON.parse(readFileSync(out, 'utf8')).testResults as Array<{ testPassed: boolean }>;
-  t.equal(results.length, 12);
+  t.equal(results.length, 13);
   t.ok(results.every((x) => x.testPassed));
 });
 

@@ -11,7 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import { compileRouteConfiguration, type RouteTable, type RouteEntry } from '../../route/route-table';
 import type { FractionalRuntime, RequestView, RequestViewExtras } from '../../route/types';
 import { camelName, field, isObject } from '../../util/proto-json';
@@ -151,6 +151,20 @@ interface RouteInfo {
   readonly clusterHeader: boolean;
 }
 
+/** `near L:C (offset N), ` for a top-level key, as protobuf's JSON parser words positions. */
+function near(text: string, doc: ReturnType<typeof parseDocument>, key: string): string {
+  if (!isMap(doc.contents)) return '';
+  for (const item of doc.contents.items) {
+    if (!isScalar(item.key) || item.key.value !== key || item.key.range === undefined || item.key.range === null) continue;
+    const offset = item.key.range[0];
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const col = offset - before.lastIndexOf('\n');
+    return `near ${line}:${col} (offset ${offset}): `;
+  }
+  return '';
+}
+
 /** Reads a route config file as Envoy's TestUtility::loadFromFile does (YAML; JSON is YAML). */
 export function loadRouteConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -159,9 +173,12 @@ export function loadRouteConfigFile(path: string): Record<string, unknown> {
   } catch {
     throw new RouterCheckError(`unable to read file: ${path}`);
   }
+  let doc: ReturnType<typeof parseDocument>;
   let raw: unknown;
   try {
-    raw = parseYaml(text, { uniqueKeys: false });
+    doc = parseDocument(text, { uniqueKeys: false });
+    if (doc.errors.length > 0) throw doc.errors[0];
+    raw = doc.toJS();
   } catch (e) {
     throw new RouterCheckError(
       `Unable to convert YAML as JSON: ${(e as Error).message.split('\n')[0]} (type ${ROUTE_CONFIGURATION_TYPE}): ${path}`,
@@ -170,15 +187,17 @@ export function loadRouteConfigFile(path: string): Record<string, unknown> {
   if (raw === null || raw === undefined) raw = {};
   if (!isObject(raw)) {
     throw new RouterCheckError(
-      `Unable to parse JSON as proto (INVALID_ARGUMENT:expected a message of type ${ROUTE_CONFIGURATION_TYPE}): ${path}`,
+      `Unable to parse JSON as proto (INVALID_ARGUMENT: invalid JSON in ${ROUTE_CONFIGURATION_TYPE} @ : expected a message): ${path}`,
     );
   }
-  // A strict proto parse rejects unknown fields; the tool's own suite feeds it a test file as a
-  // config and expects exactly this complaint about `tests`.
+  // A strict proto parse rejects unknown fields (MessageUtil::loadFromJson, then the strict
+  // validation visitor's onUnknownField); the tool's own suite feeds it a test file as a config
+  // and expects this complaint about `tests`.
   for (const key of Object.keys(raw)) {
     if (ROUTE_CONFIGURATION_FIELDS.includes(key) || ROUTE_CONFIGURATION_FIELDS.some((f) => camelName(f) === key)) continue;
     throw new RouterCheckError(
-      `Protobuf message (type ${ROUTE_CONFIGURATION_TYPE} reason INVALID_ARGUMENT:${key}: Cannot find field.) has unknown fields`,
+      `Protobuf message (type ${ROUTE_CONFIGURATION_TYPE} reason INVALID_ARGUMENT: invalid JSON in ${ROUTE_CONFIGURATION_TYPE} @ ${key}: ` +
+        `message ${ROUTE_CONFIGURATION_TYPE}, ${near(text, doc, key)}no such field: '${key}') has unknown fields`,
     );
   }
   return raw;
@@ -368,14 +387,17 @@ export class RouterCheckTool {
         entry.applyResponseHeaders(resp, view);
       } else {
         const originalPath = req.get(':path') ?? '';
+        // RouteEntryImplBase::finalizeRequestHeaders: header mutations (a weighted cluster's own
+        // first), then the host rewrite, then the path rewrite keeping x-envoy-original-path.
         entry.applyRequestHeaders(req, view, clusterName);
-        if (entry.hostRewriteLiteral !== null && entry.hostRewriteLiteral !== '') req.set(':authority', entry.hostRewriteLiteral);
+        const host = entry.rewriteHost(view, clusterName);
+        if (host !== null) req.set(':authority', host);
         const rewritten = entry.rewritePath(originalPath, view);
         if (rewritten !== null) {
           req.set('x-envoy-original-path', originalPath);
           req.set(':path', rewritten);
         }
-        entry.applyResponseHeaders(resp, view);
+        entry.applyResponseHeaders(resp, view, clusterName);
       }
     }
 
@@ -441,7 +463,8 @@ export class RouterCheckTool {
       }
     }
     if (v.pathRedirect !== undefined) {
-      const actual = isDirect ? this.#newUri(entry, view) : '';
+      // DirectResponseEntry::newUri: the redirect target; for a direct response the request's own URL.
+      const actual = isDirect ? entry.redirectLocation(view) : '';
       if (compare(actual, v.pathRedirect, 'path_redirect')) {
         if (isDirect) mark('redirectPath');
       } else {
@@ -508,12 +531,6 @@ export class RouterCheckTool {
       resp.add('content-length', String(Buffer.byteLength(body)));
       resp.add('content-type', 'text/plain');
     }
-  }
-
-  /** DirectResponseEntry::newUri: the redirect target, or for a direct response the request's own URI. */
-  #newUri(entry: RouteEntry, view: ToolRequestView): string {
-    if (entry.kind === 'redirect') return entry.redirectLocation(view);
-    return `${view.scheme}://${view.authority}${view.path}`;
   }
 
   /** RouterCheckTool::printResults. */

@@ -155,7 +155,8 @@ function unknownFields(obj: Record<string, unknown>, known: readonly string[], a
     if (known.includes(k)) continue;
     if (known.some((f) => camelName(f) === k)) continue;
     throw new TestFileError(
-      `Protobuf message (type ${type} reason INVALID_ARGUMENT:${at ? at + '.' : ''}${k}: Cannot find field.) has unknown fields`,
+      `Protobuf message (type ${VALIDATION_TYPE} reason INVALID_ARGUMENT: invalid JSON in ${VALIDATION_TYPE} @ ` +
+        `${at ? at + '.' : ''}${k}: message ${type}, no such field: '${k}') has unknown fields`,
     );
   }
 }
