@@ -82,6 +82,9 @@ export function buildHttpRoutes(ctx: RouteContext, vs: IstioConfig, listenPort: 
   const out: Resource[] = [];
   const pick = pickMetadata(ctx, vs);
   const http = asArray(p, vs, 'spec.http', vs.spec.http);
+  // Routes after a catch-all can never match and are not emitted, but they are still validated
+  // (Istio's webhook checks every http entry).
+  let emit = true;
   for (let i = 0; i < http.length; i++) {
     const in_ = http[i];
     const path = `spec.http[${i}]`;
@@ -91,24 +94,19 @@ export function buildHttpRoutes(ctx: RouteContext, vs: IstioConfig, listenPort: 
     }
     checkFields(p, vs, path, in_, HTTP_ROUTE_FIELDS);
     const matches = asArray(p, vs, `${path}.match`, in_.match);
-    let catchall = false;
     if (matches.length === 0) {
       const r = translateRoute(ctx, vs, in_, path, undefined, '', listenPort, pick);
-      if (r) out.push(r);
-      catchall = true;
+      if (r && emit) out.push(r);
+      emit = false;
     } else {
       for (let j = 0; j < matches.length; j++) {
         const r = translateRoute(ctx, vs, in_, path, matches[j], `${path}.match[${j}]`, listenPort, pick);
-        if (r) {
+        if (r && emit) {
           out.push(r);
-          if (isCatchAll(r)) {
-            catchall = true;
-            break;
-          }
+          if (isCatchAll(r)) emit = false;
         }
       }
     }
-    if (catchall) break;
   }
   return out;
 }
