@@ -202,10 +202,14 @@ export function renderSvg(report: FidelityReport): string {
     text(MARGIN_LEFT, 48,
       t.classified + ' classified of ' + t.sent + ' sent, ' + t.unclassified + ' unclassified, ' + t.errors + ' errors; chi-square p = ' +
         (tested.chiSquare.pValue === 0 ? '0' : tested.chiSquare.pValue < 1e-4 ? tested.chiSquare.pValue.toExponential(2) : tested.chiSquare.pValue.toFixed(4)) +
-        (report.users !== null ? '; ' + (report.users.multiVersionShare * 100).toFixed(1) + '% of users saw more than one version' : ''),
+        (report.users !== null ? '; ' + (report.users.multiVersionShare * 100).toFixed(1) + '% of users saw more than one version' : '') +
+        (report.windows.worst !== null
+          ? '; worst window of ' + report.windows.size + ': ' + report.windows.worst.version + ' ' + (report.windows.worst.deviationRequests >= 0 ? '+' : '') +
+            report.windows.worst.deviationRequests.toFixed(1) + ' (random: ±' + report.windows.worst.randomSd.toFixed(1) + ')'
+          : ''),
       'fill="#333"'),
   );
-  const verdictLines = wrap(report.verdict.summary, 125, 3);
+  const verdictLines = wrap(report.verdict.summary, 105, 3);
   verdictLines.forEach((l, i) => {
     out.push(text(MARGIN_LEFT, 68 + i * 15, l, (i === 0 ? 'class="verdict" ' : '') + 'font-weight="bold" fill="' + (report.verdict.pass ? '#1a7f37' : '#c00') + '"'));
   });
