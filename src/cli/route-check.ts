@@ -262,3 +262,16 @@ export async function main(argv: string[], io: RouteCheckIo = PROCESS_IO): Promi
   }
   return 0;
 }
+
+// `node dist/src/cli/route-check.js -c ... -t ...` runs the tool on its own as well.
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

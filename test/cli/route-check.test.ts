@@ -251,3 +251,26 @@ t.test('usage errors', async (t) => {
   t.equal(r.code, 0);
   t.match(r.stdout, /--config-path/);
 });
+
+t.test('end to end: a separate process with real stdout, stderr and exit status', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const compiled = __filename.endsWith('.js');
+  const entry = compiled ? path.join(__dirname, '../../src/cli/route-check.js') : path.join(ROOT, 'src/cli/route-check.ts');
+  const pre = compiled ? [] : ['--import', 'tsx'];
+  const spawnRun = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [...pre, entry, ...args], { timeout: 20_000, cwd: ROOT }, (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  const cfg = path.join(FIXTURES, 'canary.yaml');
+  let r = await spawnRun(['-c', cfg, '-t', path.join(FIXTURES, 'canary.tests.yaml')]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'Current route coverage: 100%\n', 'quiet run prints only the coverage line');
+  r = await spawnRun(['-c', cfg, '-t', path.join(FIXTURES, 'canary.failing.tests.json'), '--only-show-failures']);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  t.match(r.stderr, /^wrong split expectation\nexpected: \[reviews-v1\], actual: \[reviews-v2\], test type: cluster_name\n/);
+  t.notMatch(r.stderr, /^passes$/m);
+});
