@@ -1010,6 +1010,7 @@ function readWeightedClusters(r: ConfigReader, wcs: unknown, path: string, p: Ro
   const header = r.string(wcs, 'header_name', path);
   if (header !== undefined && header !== '') p.randomValueHeader = header.toLowerCase();
   const out: WeightedCluster[] = [];
+  const errorsBefore = r.errors.length;
   let sum = 0;
   for (let i = 0; i < list.length; i++) {
     const cp = `${join(path, 'clusters')}[${i}]`;
@@ -1037,7 +1038,7 @@ function readWeightedClusters(r: ConfigReader, wcs: unknown, path: string, p: Ro
       ),
     );
   }
-  if (out.length !== list.length) return;
+  if (out.length !== list.length || r.errors.length !== errorsBefore) return;
   if (sum === 0) {
     r.error(path, 'sum of weights is 0');
     return;
