@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { loadBootstrap, type Bootstrap } from '../config/bootstrap';
+import { locateSnapshotError } from '../config/bootstrap-snapshot';
 import type { ResourceSet } from '../config/resources';
 import type { ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
@@ -74,7 +75,13 @@ export async function startServer(
       admin = await startAdmin({ ...bootstrap.admin, state: () => state, log: opts.log.child('admin') });
     }
     const r = await proxy.apply(bootstrap.resources);
-    if (r.errors.length > 0) throw new ConfigError(r.errors, bootstrap.source);
+    if (r.errors.length > 0) {
+      const { listeners, clusters } = bootstrap.resources;
+      throw new ConfigError(
+        r.errors.map((e) => `${bootstrap.source}: ${locateSnapshotError(e, listeners, clusters)}`),
+        bootstrap.source,
+      );
+    }
   } catch (err) {
     await proxy.close().catch(() => undefined);
     await admin?.close();
