@@ -13,6 +13,7 @@
 //   (or the name is known absent: initial_fetch_timeout / does-not-exist timer, or removed in
 //   Delta, and then it serves an empty RouteConfiguration / ClusterLoadAssignment, as Envoy does).
 //   While a new version warms, the version already serving keeps serving.
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE_URL, type Resource, type ResourceSet } from '../config/resources';
 import { field, isObject } from '../util/proto-json';
@@ -72,6 +73,8 @@ export interface TypeStateView {
 export interface AdsState {
   perType: Record<string, TypeStateView>;
   connected: boolean;
+  /** Consecutive failed streams since the last good response (drives the backoff). */
+  reconnectAttempts: number;
 }
 
 /** Envoy's order of subscription on a new ADS stream: CDS, EDS, LDS, RDS. */
@@ -139,7 +142,17 @@ interface TypeState {
 
 type Stream = grpc.ClientDuplexStream<object, Record<string, unknown>>;
 
+/**
+ * What `AdsClient.events` emits (for metrics, logs and tests):
+ * - `connected` (): the server answered on a new stream;
+ * - `disconnected` ({ reason, attempt, delayMs }): the stream ended; reconnecting after delayMs;
+ * - `response` ({ typeUrl, nonce, versionInfo, accepted, errors }): a response was ACKed or NACKed;
+ * - `applied` (ResourceSet): `apply` returned for this set.
+ */
+export type AdsClientEvent = 'connected' | 'disconnected' | 'response' | 'applied';
+
 export class AdsClient {
+  readonly events = new EventEmitter();
   readonly #opts: AdsClientOptions;
   readonly #log: Logger;
   readonly #delta: boolean;
@@ -215,7 +228,7 @@ export class AdsClient {
         absent: [...st.absent].sort(),
       };
     }
-    return { perType, connected: this.#connected };
+    return { perType, connected: this.#connected, reconnectAttempts: this.#attempt };
   }
 
   // ------------------------------------------------------------------ stream lifecycle
@@ -240,11 +253,11 @@ export class AdsClient {
       st.sent = null;
     }
     stream.on('metadata', () => {
-      if (this.#stream === stream) this.#connected = true;
+      if (this.#stream === stream) this.#setConnected();
     });
     stream.on('data', (msg: Record<string, unknown>) => {
       if (this.#stream !== stream) return;
-      this.#connected = true;
+      this.#setConnected();
       try {
         if (this.#delta) this.#onDeltaResponse(msg);
         else this.#onResponse(msg);
@@ -260,6 +273,12 @@ export class AdsClient {
       const st = this.#types.get(t)!;
       if (WILDCARD.has(t) || st.subscribed.size > 0) this.#sendSubscription(st, true);
     }
+  }
+
+  #setConnected(): void {
+    if (this.#connected) return;
+    this.#connected = true;
+    this.events.emit('connected');
   }
 
   #closeStream(): void {
@@ -282,10 +301,10 @@ export class AdsClient {
     if (this.#stopped) return;
     // Exponential backoff with jitter (Envoy's JitteredExponentialBackOffStrategy): keep serving
     // the last config meanwhile; the next stream resubscribes with the last versions.
-    const ceiling = Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    const delay = reconnectDelayMs(this.#attempt, this.#backoff, Math.random());
     this.#attempt++;
     this.#log.warn(`xds: ADS stream closed (${why}); reconnecting in ${delay} ms`);
+    this.events.emit('disconnected', { reason: why, attempt: this.#attempt, delayMs: delay });
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = null;
       this.#connect();
@@ -495,6 +514,7 @@ export class AdsClient {
     }
     if (errors.length > 0 || !next) {
       this.#nack(st, nonce, errors);
+      this.events.emit('response', { typeUrl: st.typeUrl, nonce, versionInfo: version, accepted: false, errors });
       return;
     }
     st.resources = next;
@@ -515,6 +535,7 @@ export class AdsClient {
     if (!WILDCARD.has(st.typeUrl)) for (const n of removed) if (st.subscribed.has(n)) st.absent.add(n);
     this.#ack(st, nonce);
     this.#attempt = 0; // a good response resets the reconnect backoff
+    this.events.emit('response', { typeUrl: st.typeUrl, nonce, versionInfo: version, accepted: true, errors: [] });
     this.#updateSubscriptions();
     this.#maybeApply();
   }
@@ -643,6 +664,7 @@ export class AdsClient {
     this.#applying = (async () => {
       try {
         await this.#opts.apply(set);
+        this.events.emit('applied', set);
       } catch (e) {
         this.#log.warn(`xds: apply failed: ${(e as Error).message}`);
       }
@@ -656,6 +678,16 @@ export class AdsClient {
       }
     });
   }
+}
+
+/**
+ * Delay before reconnect attempt `attempt` (0-based): exponential from `baseMs`, capped at `maxMs`,
+ * with jitter drawn from [ceiling/2, ceiling) so that many proxies losing one control plane do not
+ * come back in lockstep (Envoy's JitteredExponentialBackOffStrategy; gRPC connection backoff).
+ */
+export function reconnectDelayMs(attempt: number, backoff: { baseMs: number; maxMs: number }, random: number): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + random * (ceiling / 2));
 }
 
 function setEq(a: Set<string>, b: Set<string>): boolean {

@@ -70,9 +70,14 @@ export class FakeAdsServer extends EventEmitter {
   /** When false, requests are only recorded; tests call `push` to answer. */
   autoRespond = true;
 
-  static async start(port = 0): Promise<FakeAdsServer> {
+  #unixPath: string | undefined;
+
+  /** Listen on 127.0.0.1:`port` (0 = any), or on a unix socket (`{ unixPath }`, absolute path). */
+  static async start(opts: number | { port?: number; unixPath?: string } = 0): Promise<FakeAdsServer> {
     const s = new FakeAdsServer();
-    await s.#listen(port);
+    const o = typeof opts === 'number' ? { port: opts } : opts;
+    s.#unixPath = o.unixPath;
+    await s.#listen(o.port ?? 0);
     return s;
   }
 
@@ -80,7 +85,7 @@ export class FakeAdsServer extends EventEmitter {
     return this.#port;
   }
   get target(): string {
-    return `127.0.0.1:${this.#port}`;
+    return this.#unixPath ? `unix://${this.#unixPath}` : `127.0.0.1:${this.#port}`;
   }
   get streamCount(): number {
     return this.#streamCount;
@@ -98,8 +103,9 @@ export class FakeAdsServer extends EventEmitter {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<Record<string, unknown>, object>) => this.#onStream(call, 'sotw'),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Record<string, unknown>, object>) => this.#onStream(call, 'delta'),
     });
+    const address = this.#unixPath ? `unix://${this.#unixPath}` : `127.0.0.1:${port}`;
     this.#port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.#server = server;
   }
