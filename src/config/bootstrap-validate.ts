@@ -258,3 +258,48 @@ function checkClusters(clusters: unknown[], errors: string[]): void {
     }
   }
 }
+
+/**
+ * Envoy's `RouteConfiguration.validate_clusters`: "By default, validation is true for route tables
+ * loaded statically (in bootstrap)": a route naming a cluster that is not defined rejects the
+ * configuration (`route: unknown cluster 'x'` / `route: unknown weighted cluster 'x'`,
+ * source/common/router/config_impl.cc). Checked here because it is a property of where the route
+ * table came from; the same table over RDS is not validated this way.
+ */
+export function checkStaticRouteClusters(listeners: readonly unknown[], clusters: readonly unknown[]): string[] {
+  const errors: string[] = [];
+  const known = new Set<string>();
+  for (const c of clusters) {
+    const n = field(c, 'name');
+    if (typeof n === 'string') known.add(n);
+  }
+  const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  listeners.forEach((l, li) => {
+    arr(field(l, 'filter_chains')).forEach((chain, ci) => {
+      arr(field(chain, 'filters')).forEach((f, fi) => {
+        const rc = field(field(f, 'typed_config'), 'route_config');
+        if (!isObject(rc)) return;
+        const validate = field(rc, 'validate_clusters');
+        const v = isObject(validate) ? validate.value : validate;
+        if (v === false) return;
+        const rcPath = `static_resources.listeners[${li}].filter_chains[${ci}].filters[${fi}].typed_config.route_config`;
+        arr(field(rc, 'virtual_hosts')).forEach((vh, vi) => {
+          arr(field(vh, 'routes')).forEach((r, ri) => {
+            const action = field(r, 'route');
+            if (!isObject(action)) return;
+            const path = `${rcPath}.virtual_hosts[${vi}].routes[${ri}].route`;
+            const cluster = field(action, 'cluster');
+            if (typeof cluster === 'string' && cluster !== '' && !known.has(cluster))
+              errors.push(`${path}.cluster: route: unknown cluster '${cluster}' (static route tables are validated against static_resources.clusters, as Envoy does unless route_config.validate_clusters is false)`);
+            arr(field(field(action, 'weighted_clusters'), 'clusters')).forEach((wc, wi) => {
+              const name = field(wc, 'name');
+              if (typeof name === 'string' && name !== '' && !known.has(name))
+                errors.push(`${path}.weighted_clusters.clusters[${wi}].name: route: unknown weighted cluster '${name}'`);
+            });
+          });
+        });
+      });
+    });
+  });
+  return errors;
+}

@@ -19,7 +19,7 @@ import type { Validated } from '../route/types';
 import type { ResourceSet, Resource } from './resources';
 import { field, isObject, type JsonObject } from '../util/proto-json';
 import { mergeFrom } from './bootstrap-merge';
-import { checkBootstrap, readSocketAddress } from './bootstrap-validate';
+import { checkBootstrap, checkStaticRouteClusters, readSocketAddress } from './bootstrap-validate';
 import { locateSnapshotError, tryCompileSnapshot } from './bootstrap-snapshot';
 
 export interface LoadBootstrapOptions {
@@ -190,6 +190,9 @@ export function loadBootstrap(opts: LoadBootstrapOptions): Validated<Bootstrap> 
     node.locality = { region: node.locality?.region ?? '', zone: opts.serviceZone, sub_zone: node.locality?.sub_zone ?? '' };
   }
   const dyn = field(root, 'dynamic_resources');
+
+  const routeErrors = checkStaticRouteClusters(listeners, clusters);
+  if (routeErrors.length > 0) return { errors: routeErrors.map(prefix) };
 
   // 4. Route and cluster errors from the snapshot compiler, located in the file.
   if (opts.compile !== false && (listeners.length > 0 || clusters.length > 0)) {

@@ -187,6 +187,19 @@ t.test('a nameless static listener gets a name, as Envoy allocates one', async (
   t.equal(r.value!.resources.listeners[0]!.name, 'listener_0');
 });
 
+t.test('static route tables must name defined clusters (validate_clusters), unless disabled', async (t) => {
+  const unknown = GOOD.replace('route: { cluster: a }', 'route: { cluster: nope }');
+  const r = loadBootstrap({ configPath: file('unknown-cluster.yaml', unknown) });
+  t.match(
+    r.errors!.join('\n'),
+    /unknown-cluster\.yaml: static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.route_config\.virtual_hosts\[0\]\.routes\[0\]\.route\.cluster: route: unknown cluster 'nope'/,
+  );
+  const weighted = GOOD.replace('route: { cluster: a }', 'route: { weighted_clusters: { clusters: [ { name: a, weight: 1 }, { name: b, weight: 1 } ] } }');
+  t.match(loadBootstrap({ configPath: file('unknown-weighted.yaml', weighted) }).errors!.join('\n'), /routes\[0\]\.route\.weighted_clusters\.clusters\[1\]\.name: route: unknown weighted cluster 'b'/);
+  const off = unknown.replace('route_config:\n', 'route_config:\n                  validate_clusters: false\n');
+  t.notOk(loadBootstrap({ configPath: file('no-validate.yaml', off), compile: false }).errors);
+});
+
 t.test('a missing file and no config at all', async (t) => {
   const r = loadBootstrap({ configPath: path.join(dir, 'nope.yaml') });
   t.match(r.errors!.join('\n'), /nope\.yaml: unable to read file: no such file/);
