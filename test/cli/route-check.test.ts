@@ -4,7 +4,7 @@
 // `--details` report format.
 
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, type RouteCheckIo } from '../../src/cli/route-check';
@@ -247,6 +247,14 @@ t.test('usage errors', async (t) => {
   r = await run('-c', path.join(TMP, 'does-not-exist.yaml'), '-t', path.join(FIXTURES, 'canary.tests.yaml'));
   t.equal(r.code, 1);
   t.match(r.stderr, /unable to read file/);
+  const typo = path.join(TMP, 'typo.yaml');
+  writeFileSync(typo, 'virtual_hosts:\n- name: v\n  domains: ["*"]\n  routes:\n  - match: {prefix: /}\n    route: {cluster: c, prefix_rewite: /x}\n');
+  r = await run('-c', typo, '-t', path.join(FIXTURES, 'canary.tests.yaml'));
+  t.equal(r.code, 1, 'a misspelt field fails the config as Envoy does');
+  t.equal(
+    r.stderr,
+    "Protobuf message (type envoy.config.route.v3.RouteConfiguration reason INVALID_ARGUMENT: invalid JSON in envoy.config.route.v3.RouteConfiguration @ virtual_hosts[0].routes[0].route.prefix_rewite: message envoy.config.route.v3.RouteAction, no such field: 'prefix_rewite') has unknown fields\n",
+  );
   r = await run('--help');
   t.equal(r.code, 0);
   t.match(r.stdout, /--config-path/);
