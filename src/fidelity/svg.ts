@@ -3,9 +3,10 @@
 //  2. deviation from target in percentage points, with the interval and the ±tolerance band
 //     (the 0-100% scale of panel 1 cannot show a 0.5 pp miss; this one can);
 //  3. the running (cumulative) share of each version over the classified responses, with the
-//     targets dashed.
+//     targets dashed and the funnel a fair random split would stay in 95% of the time.
 
 import type { FidelityReport, SplitTest } from './analyze';
+import { Z_95 } from './statistics';
 
 const WIDTH = 900;
 const MARGIN_LEFT = 80;
@@ -69,9 +70,11 @@ function barsPanel(split: SplitTest, top: number, height: number): string[] {
     out.push(text(tx + barWidth / 2, y(r.target) - 4, (r.target * 100).toFixed(1) + '%', 'text-anchor="middle" fill="#555"'));
     out.push(rect(ox, y(r.share), barWidth, r.share * height, 'class="observed" fill="' + color(i) + '"'));
     const wx = ox + barWidth / 2;
-    out.push(line(wx, y(r.interval[1]), wx, y(r.interval[0]), 'class="whisker" stroke="#000" stroke-width="1.5"'));
-    out.push(line(wx - 6, y(r.interval[1]), wx + 6, y(r.interval[1]), 'stroke="#000" stroke-width="1.5"'));
-    out.push(line(wx - 6, y(r.interval[0]), wx + 6, y(r.interval[0]), 'stroke="#000" stroke-width="1.5"'));
+    if (split.n > 0) {
+      out.push(line(wx, y(r.interval[1]), wx, y(r.interval[0]), 'class="whisker" stroke="#000" stroke-width="1.5"'));
+      out.push(line(wx - 6, y(r.interval[1]), wx + 6, y(r.interval[1]), 'stroke="#000" stroke-width="1.5"'));
+      out.push(line(wx - 6, y(r.interval[0]), wx + 6, y(r.interval[0]), 'stroke="#000" stroke-width="1.5"'));
+    }
     out.push(text(ox + barWidth / 2 + 10, y(r.share) - 4, (r.share * 100).toFixed(2) + '%', 'text-anchor="start" font-weight="bold"'));
     out.push(text(cx, bottom + 18, r.version, 'text-anchor="middle" font-size="13" font-weight="bold"'));
     out.push(text(cx, bottom + 33, r.count + ' ' + split.unit, 'text-anchor="middle" fill="#555" font-size="11"'));
@@ -89,7 +92,7 @@ function deviationPanel(split: SplitTest, tolerance: number, top: number, height
   const out: string[] = [];
   const bottom = top + height;
   let extent = tolerance * 1.5;
-  for (const r of split.versions) {
+  for (const r of split.n === 0 ? [] : split.versions) {
     extent = Math.max(extent, Math.abs(r.interval[0] - r.target), Math.abs(r.interval[1] - r.target));
   }
   extent = Math.min(extent * 1.1, 1);
@@ -105,8 +108,11 @@ function deviationPanel(split: SplitTest, tolerance: number, top: number, height
   }
   const groups = Math.max(1, split.versions.length);
   const groupWidth = PLOT_WIDTH / groups;
+  if (split.n === 0) out.push(text(MARGIN_LEFT + PLOT_WIDTH / 2, top + height / 2 - 8, 'no classified ' + split.unit, 'text-anchor="middle" fill="#c00"'));
   split.versions.forEach((r, i) => {
     const cx = MARGIN_LEFT + groupWidth * (i + 0.5);
+    out.push(text(cx, bottom + 18, r.version, 'text-anchor="middle" font-size="13" font-weight="bold"'));
+    if (split.n === 0) return;
     const lo = Math.max(-extent, r.interval[0] - r.target);
     const hi = Math.min(extent, r.interval[1] - r.target);
     out.push(line(cx, y(hi), cx, y(lo), 'stroke="' + color(i) + '" stroke-width="2"'));
@@ -118,7 +124,6 @@ function deviationPanel(split: SplitTest, tolerance: number, top: number, height
       text(cx + 12, y(d) + 4, (r.deviation >= 0 ? '+' : '') + (r.deviation * 100).toFixed(2) + ' pp' + (r.outsideTolerance ? '  (outside)' : ''),
         'fill="' + (r.outsideTolerance ? '#c00' : '#222') + '"'),
     );
-    out.push(text(cx, bottom + 18, r.version, 'text-anchor="middle" font-size="13" font-weight="bold"'));
   });
   out.push(line(MARGIN_LEFT, bottom, MARGIN_LEFT + PLOT_WIDTH, bottom, 'stroke="#999"'));
   return out;
@@ -131,12 +136,12 @@ function runningPanel(report: FidelityReport, targets: ReadonlyMap<string, numbe
   const maxX = xs.length === 0 ? 1 : xs[xs.length - 1]!;
   const x = (v: number): number => MARGIN_LEFT + (v / maxX) * PLOT_WIDTH;
   const y = (share: number): number => bottom - share * height;
-  out.push(text(MARGIN_LEFT, top - 14, 'Running share over classified responses (completion order; dashed: target)', 'font-size="14" font-weight="bold"'));
+  out.push(text(MARGIN_LEFT, top - 14, 'Running share (completion order; dashed: target; band: 95% range of a fair random split)', 'font-size="14" font-weight="bold"'));
   for (let p = 0; p <= 100; p += 20) {
     out.push(line(MARGIN_LEFT, y(p / 100), MARGIN_LEFT + PLOT_WIDTH, y(p / 100), 'stroke="#e5e5e5"'));
     out.push(text(MARGIN_LEFT - 8, y(p / 100) + 4, p + '%', 'text-anchor="end" fill="#555"'));
   }
-  const xStep = niceStep(maxX, 6);
+  const xStep = Math.max(1, niceStep(maxX, 6));
   for (let v = 0; v <= maxX + xStep / 1000; v += xStep) {
     out.push(line(x(v), bottom, x(v), bottom + 5, 'stroke="#333"'));
     out.push(text(x(v), bottom + 18, String(Math.round(v)), 'text-anchor="middle" fill="#555"'));
@@ -147,6 +152,20 @@ function runningPanel(report: FidelityReport, targets: ReadonlyMap<string, numbe
   names.forEach((name, i) => {
     const target = targets.get(name) ?? 0;
     out.push(line(MARGIN_LEFT, y(target), MARGIN_LEFT + PLOT_WIDTH, y(target), 'stroke="' + color(i) + '" stroke-dasharray="6 4" stroke-opacity="0.7"'));
+    // The funnel a fair random split stays inside 95% of the time: target ± 1.96 sqrt(p(1-p)/n).
+    if (target > 0 && target < 1 && xs.length > 1) {
+      let upper = '';
+      let lower = '';
+      for (let k = 0; k < xs.length; k++) {
+        const half = Z_95 * Math.sqrt((target * (1 - target)) / xs[k]!);
+        upper += (k === 0 ? 'M' : 'L') + n(x(xs[k]!)) + ' ' + n(y(Math.min(1, target + half)));
+      }
+      for (let k = xs.length - 1; k >= 0; k--) {
+        const half = Z_95 * Math.sqrt((target * (1 - target)) / xs[k]!);
+        lower += 'L' + n(x(xs[k]!)) + ' ' + n(y(Math.max(0, target - half)));
+      }
+      out.push('<path class="funnel" d="' + upper + lower + 'Z" fill="' + color(i) + '" fill-opacity="0.12" stroke="none"/>');
+    }
     const series = report.running.shares[name] ?? [];
     if (series.length > 0) {
       let d = '';
