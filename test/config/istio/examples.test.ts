@@ -6,7 +6,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { translateIstio } from '../../../src/config/istio';
+import { toStaticBootstrap, translateIstio } from '../../../src/config/istio';
 import type { Resource } from '../../../src/config/resources';
 import type { RequestView } from '../../../src/route/types';
 
@@ -114,6 +114,15 @@ try {
   compileRouteConfiguration = undefined;
 }
 
+type LoadBootstrap = (opts: { configYaml: string; compile?: boolean }) => { value?: { resources: { listeners: readonly Resource[] } }; errors?: string[] };
+let loadBootstrap: LoadBootstrap | undefined;
+try {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loadBootstrap = (require('../../../src/config/bootstrap') as { loadBootstrap: LoadBootstrap }).loadBootstrap;
+} catch {
+  loadBootstrap = undefined;
+}
+
 const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
 
 t.test('every example has expectations here', async (t) => {
@@ -160,6 +169,27 @@ for (const file of files) {
     };
     check(exp.port, exp.requests);
     if (file === 'two-services.yaml') check('7100', TWO_SERVICES_B);
+
+    // Contract: the equivalent static Envoy bootstrap (what `weir translate --bootstrap` prints) is
+    // accepted by the bootstrap loader and routes the same requests to the same clusters.
+    if (!loadBootstrap) return;
+    const b = loadBootstrap({ configYaml: JSON.stringify(toStaticBootstrap(set)), compile: false });
+    t.equal(b.errors, undefined, b.errors?.join('\n') ?? 'bootstrap accepted');
+    if (!b.value) return;
+    const inline = (port: string): unknown => {
+      const l = b.value!.resources.listeners.find((x: Any) => x.address.socket_address.port_value === Number(port)) as Any;
+      return l?.filter_chains[0].filters[0].typed_config.route_config;
+    };
+    const checkInline = (port: string, reqs: Expect[]): void => {
+      const table = compileRouteConfiguration!(inline(port), {});
+      t.equal(table.errors, undefined, table.errors?.join('\n') ?? 'no errors');
+      for (const e of reqs) {
+        const req = request(e);
+        t.equal(table.value?.route(req)?.selectCluster(req), e.cluster, `bootstrap: ${e.host} ${JSON.stringify(e.headers ?? {})} random=${e.random ?? 0}`);
+      }
+    };
+    checkInline(exp.port, exp.requests);
+    if (file === 'two-services.yaml') checkInline('7100', TWO_SERVICES_B);
   });
 }
 
