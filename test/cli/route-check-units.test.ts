@@ -35,6 +35,37 @@ t.test('text format reader', async (t) => {
   t.same(toProtoJson(parseTextProto('a: [1, 2] b: E_NUM c: false')), { a: [1, 2], b: 'E_NUM', c: false });
 });
 
+t.test('test files in text format: repeated fields, wrappers and Structs', async (t) => {
+  const items = parseTestFile(
+    `tests {
+       test_name: "t"
+       input {
+         authority: "a" path: "/" method: "GET" random_value: 18446744073709551615
+         additional_request_headers { key: "x" value: "1" }
+         additional_request_headers { key: "x" value: "2" }
+         dynamic_metadata {
+           metadata_namespace: "ns"
+           value { fields { key: "k" value { struct_value { fields { key: "n" value { number_value: 2 } } } } } }
+         }
+       }
+       validate {
+         cluster_name { value: "c" }
+         code_redirect {}
+         request_header_matches { name: "x" string_match { exact: "1,2" } }
+       }
+     }`,
+    'x.pb_text',
+  );
+  const it = items[0]!;
+  t.equal(it.input.randomValue, 18446744073709551615n);
+  t.same(it.input.additionalRequestHeaders, [{ key: 'x', value: '1' }, { key: 'x', value: '2' }]);
+  t.same(it.input.dynamicMetadata, [{ metadataNamespace: 'ns', allowOverwrite: false, value: { k: { n: 2 } } }]);
+  t.equal(it.validate.clusterName, 'c');
+  t.equal(it.validate.codeRedirect, 0, 'an empty wrapper is set to its default');
+  t.same(it.validate.requestHeaderMatches, [{ name: 'x', string_match: { exact: '1,2' } }]);
+  t.throws(() => parseTestFile('tests { test_name: "t" input { authority: "a" } ', 'x.pb_text'), /as a text protobuf/);
+});
+
 t.test('test files: strict fields and the schema rules', async (t) => {
   const ok = parseTestFile(
     'tests:\n- test_name: t\n  input: {authority: a, path: /, method: GET, random_value: 18446744073709551615}\n  validate: {cluster_name: ""}\n',

@@ -160,6 +160,11 @@ function near(text: string, doc: ReturnType<typeof parseDocument>, key: string):
 
 /** Reads a route config file as Envoy's TestUtility::loadFromFile does (YAML; JSON is YAML). */
 export function loadRouteConfigFile(path: string): Record<string, unknown> {
+  if (/\.pb(_text)?$/.test(path)) {
+    // Envoy also reads binary and text-format protos here; weir's route config readers take the
+    // proto3 JSON form only.
+    throw new RouterCheckError(`${path}: route configs in protobuf binary or text format are not supported; use YAML or JSON`);
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

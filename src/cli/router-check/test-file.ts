@@ -131,6 +131,9 @@ export function loadTestFile(path: string): ValidationItem[] {
 /** Parses test-file text; the format is chosen by extension as Envoy's `loadFromFile` does. */
 export function parseTestFile(text: string, path: string): ValidationItem[] {
   let raw: unknown;
+  if (/\.pb$/.test(path)) {
+    throw new TestFileError(`${path}: binary protobuf test files are not supported; use JSON, YAML or .pb_text`);
+  }
   if (/\.pb_text$/.test(path)) {
     try {
       raw = toProtoJson(parseTextProto(text), TEXT_SCHEMA);

@@ -289,17 +289,15 @@ export function toProtoJson(msg: TextMessage, schema: TextSchema = {}): Record<s
         if (v.kind !== 'message') return scalarToJson(v);
         const inner = v.value.fields.get('value');
         const last = inner?.[inner.length - 1];
-        return last === undefined ? undefined : scalarToJson(last);
+        // An empty wrapper (`code_redirect {}`) is set and holds the default; `{}` says so.
+        return last === undefined ? {} : scalarToJson(last);
       }
       return v.kind === 'message' ? toProtoJson(v.value, sub) : scalarToJson(v);
     };
     if (schema.repeated?.has(name)) {
       out[name] = values.map(conv);
     } else if (values.length === 1) {
-      const v = conv(values[0]!);
-      // An empty wrapper (`cluster_name {}`) is a set field holding the default value.
-      if (v === undefined && schema.wrappers?.has(name)) out[name] = '';
-      else out[name] = v;
+      out[name] = conv(values[0]!);
     } else if (values.length > 1) {
       if (schema.repeated === undefined && schema.wrappers === undefined) out[name] = values.map(conv);
       else out[name] = conv(values[values.length - 1]!); // a singular field given twice: last wins
