@@ -1,14 +1,12 @@
-// The bridge from the data path to the route model's compiler (src/route). Resolved lazily so the
-// data path can be compiled and tested on its own.
+// The bridge from the data path to the route model's compiler (src/route). The assignment below
+// is also the compile-time check that route/'s RouteTable satisfies the narrow RouteTableView the
+// proxy reads.
 
+import { compileRouteConfiguration, type CompileOptions } from '../route/route-table';
 import type { RouteCompiler } from './route-contract';
 
-let cached: RouteCompiler | null = null;
+const COMPILER: RouteCompiler = (raw, opts) => compileRouteConfiguration(raw, (opts ?? {}) as CompileOptions);
 
 export function defaultRouteCompiler(): RouteCompiler {
-  if (cached !== null) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('../route/route-table') as { compileRouteConfiguration: RouteCompiler };
-  cached = mod.compileRouteConfiguration;
-  return cached;
+  return COMPILER;
 }

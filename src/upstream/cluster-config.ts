@@ -69,7 +69,7 @@ function durationField(obj: unknown, name: string, path: string, dflt: number, e
   if (v === undefined || v === null) return dflt;
   const d = parseDuration(v);
   if ('error' in d) {
-    errors.push(`${path}.${name}: ${d.error}`);
+    errors.push(`${path === '' ? '' : path + '.'}${name}: ${d.error}`);
     return dflt;
   }
   return d.ms;
@@ -80,7 +80,7 @@ function uintField(obj: unknown, name: string, path: string, dflt: number, error
   if (v === undefined || v === null) return dflt;
   const n = parseUint(v);
   if (n === undefined) {
-    errors.push(`${path}.${name}: expected an unsigned integer, got ${JSON.stringify(v)}`);
+    errors.push(`${path === '' ? '' : path + '.'}${name}: expected an unsigned integer, got ${JSON.stringify(v)}`);
     return dflt;
   }
   return n;

@@ -57,8 +57,7 @@ class WeightedRandom {
   pick(): Host {
     const hosts = this.#hosts;
     if (this.#equal) return hosts[this.#random.nextUint32() % hosts.length]!;
-    // Two draws give 53 bits so totals above 2^32 stay uniform.
-    const r = (this.#random.nextUint32() * 0x100000000 + this.#random.nextUint32()) % this.#total;
+    const r = Math.floor((this.#random.nextUint32() / 0x100000000) * this.#total);
     const c = this.#cumulative;
     let lo = 0;
     let hi = c.length - 1;
