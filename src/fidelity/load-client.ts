@@ -118,8 +118,21 @@ class LoadRun {
       for (let i = 0; i < users.count; i++) {
         const key = 'user-' + i;
         const headers = base.slice();
-        if (users.cookie !== undefined) headers.push('cookie', users.cookie + '=' + key);
-        else if (users.header !== undefined) headers.push(users.header, key);
+        if (users.cookie !== undefined) {
+          // RFC 6265 5.4: one Cookie header; join a cookie given with -H rather than send two.
+          const pair = users.cookie + '=' + key;
+          let merged = false;
+          for (let h = 0; h < headers.length; h += 2) {
+            if (headers[h]!.toLowerCase() === 'cookie') {
+              headers[h + 1] = headers[h + 1] + '; ' + pair;
+              merged = true;
+              break;
+            }
+          }
+          if (!merged) headers.push('cookie', pair);
+        } else if (users.header !== undefined) {
+          headers.push(users.header, key);
+        }
         this.dispatchOptions.push({ path, method: options.method, headers });
       }
     }

@@ -30,6 +30,17 @@ t.test('a sticky server: every user sees one version, and the user split is the 
   t.equal(report.sampleSize.unit, 'users');
 });
 
+t.test('the user cookie joins a cookie given with -H into one Cookie header', async (t) => {
+  const seen: string[] = [];
+  const url = await startSplitServer(t, (req) => {
+    seen.push(req.headersDistinct['cookie']!.join(' | '));
+    return 'v1';
+  });
+  const { code } = await run(['--url', url, '--expect', 'v1=1', '--requests', '4', '--connections', '1', '--users', '2', '--user-cookie', 'user', '-H', 'Cookie: theme=dark', '--json']);
+  t.equal(code, 0);
+  t.same(seen, ['theme=dark; user=user-0', 'theme=dark; user=user-1', 'theme=dark; user=user-0', 'theme=dark; user=user-1']);
+});
+
 t.test('a sticky server keyed by a header', async (t) => {
   const url = await startSplitServer(t, (req) => (fnv1a(String(req.headers['x-user'] ?? '')) % 2 === 0 ? 'blue' : 'green'));
   const { code, report } = await run([
