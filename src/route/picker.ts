@@ -11,16 +11,16 @@
 //   interval [begin, begin + weight) holds `selected` wins; a weight of 0 is an empty interval, never
 //   picked. Instead of the walk, `compile` builds a bucket table over 0..total-1: bucket b covers
 //   [b << shift, (b + 1) << shift). When total <= 2^12 (every Istio split: weights sum to 100)
-//   shift is 0 and the table is a direct lookup. Otherwise there are 2^12..2^20 buckets (at least 4 per
-//   destination); a bucket lying inside one interval stores the answer, a bucket that contains
-//   interval boundaries stores where to search, and the pick binary-searches the cumulative ends of
-//   the intervals touching that bucket. At most n-1 of the >= 4n buckets hold a boundary, so a
-//   uniformly random value needs the search with probability < 1/4 and then over a handful of
-//   boundaries: O(1) expected. Worst case (a header_name value aimed at a bucket where many tiny
-//   weights are packed): O(log n), against Envoy's O(n).
-//   `v % total` for v < 2^32 uses a multiply by the precomputed reciprocal plus one correction
-//   (exact: see `pickValue`); larger values (header_name accepts any uint64 in Envoy; callers pass
-//   integers < 2^53) fall back to `%`, which is exact on doubles.
+//   shift is 0 and the table is a direct lookup. Otherwise there are 2^12..2^18 buckets (64 per
+//   destination up to 4096 destinations; Int16 slots, so at most 512 KiB); a bucket lying inside
+//   one interval stores the answer, a bucket that contains interval boundaries stores where to
+//   search, and the pick binary-searches the cumulative ends of the intervals touching that bucket.
+//   At most n-1 buckets hold a boundary, so a uniformly random value needs the search with
+//   probability < 1/64 (n <= 4096) and then over a handful of boundaries: O(1) expected, flat in n.
+//   Worst case (a header_name value aimed at a bucket where many tiny weights are packed):
+//   O(log n), against Envoy's O(n).
+//   `v % total` for v < 2^32 is one uint32 division; larger values (header_name accepts any uint64
+//   in Envoy; callers pass integers < 2^53) fall back to `%`, which is exact on doubles.
 //
 // sticky. `pickKey(key)`: value = stableHash32(key) (MurmurHash3_x86_32 over UTF-8, seed 0, see
 //   stable-hash.ts), bucket = top 16 bits, destination = a table of 2^16 buckets precomputed by
@@ -65,7 +65,7 @@
 //   are first scaled to sum to ~2^20 (largest remainders; a positive weight keeps at least 1): the
 //   bound then holds for the scaled weights, which differ from the configured shares by < 2^-20 each.
 import type { Validated } from './types';
-import { stableHash32, stableHashWord32 } from './stable-hash';
+import { stableHash32, stableHashInt32, stableHashWord32 } from './stable-hash';
 
 export type PickMode = 'random' | 'sticky' | 'smooth';
 export const PICK_MODES: readonly PickMode[] = Object.freeze(['random', 'sticky', 'smooth'] as const);
@@ -75,7 +75,11 @@ const MAX_TOTAL_WEIGHT = 4294967295;
 const TWO_POW_32 = 4294967296;
 /** total <= 2^LOOKUP_BITS: the bucket table is a direct lookup of every value. */
 const LOOKUP_BITS = 12;
-const MAX_BUCKET_BITS = 20;
+/** 2^6 buckets per destination: at most 1/64 of the values land in a bucket holding a boundary. */
+const BUCKETS_PER_DESTINATION_BITS = 6;
+/** At most 2^18 buckets (512 KiB of Int16 slots), reached from 4096 destinations up. */
+const MAX_BUCKET_BITS = 18;
+const INT16_MAX = 32767;
 const STICKY_BUCKET_BITS = 16;
 const STICKY_BUCKETS = 1 << STICKY_BUCKET_BITS;
 const STICKY_SHIFT = 32 - STICKY_BUCKET_BITS;
@@ -84,6 +88,8 @@ const SMOOTH_PERIOD_MAX = 1 << 20;
 const UINT16_LIMIT = 65536;
 
 type IndexTable = Uint16Array | Uint32Array;
+/** >= 0: the destination; < 0: ~(index of a [first, last] destination range in `ranges`). */
+type SlotTable = Int16Array | Int32Array;
 
 export class WeightedPicker {
   readonly mode: PickMode;
@@ -93,12 +99,10 @@ export class WeightedPicker {
   readonly total: number;
 
   // random / pickValue
-  readonly #inverse: number;
   readonly #shift: number;
-  /** Per bucket: >= 0 the destination; < 0: ~(first destination whose interval reaches into it). */
-  readonly #slots: Int32Array;
-  /** Per bucket holding a boundary: the last destination whose interval starts in it. */
-  readonly #slotsLast: Int32Array;
+  /** Per bucket: >= 0 the destination; < 0: ~m, the bucket's destinations are ranges[2m]..ranges[2m+1]. */
+  readonly #slots: SlotTable;
+  readonly #ranges: Int32Array;
   /** Cumulative interval ends: interval i is [ends[i] - weights[i], ends[i]). */
   readonly #ends: Float64Array;
   // sticky
@@ -111,7 +115,6 @@ export class WeightedPicker {
     this.mode = mode;
     this.weights = Object.freeze(weights.slice());
     this.total = total;
-    this.#inverse = 1 / total;
     const n = weights.length;
     const ends = new Float64Array(n);
     let end = 0;
@@ -123,7 +126,7 @@ export class WeightedPicker {
     const table = buildBucketTable(weights, ends, total);
     this.#shift = table.shift;
     this.#slots = table.slots;
-    this.#slotsLast = table.slotsLast;
+    this.#ranges = table.ranges;
     this.#sticky = mode === 'sticky' ? buildStickyTable(weights, ids) : undefined;
     this.#sequence = mode === 'smooth' ? buildSmoothSequence(weights, total) : undefined;
     this.#cursor = 0;
@@ -171,21 +174,28 @@ export class WeightedPicker {
     const total = this.total;
     let r: number;
     if (value < TWO_POW_32) {
-      // value * (1/total) is within 2^-20 of value / total, so the quotient is off by at most one
-      // and one correction makes r exact (q * total < 2^33 and the subtraction are exact).
-      r = value - Math.floor(value * this.#inverse) * total;
-      if (r < 0) r += total;
-      else if (r >= total) r -= total;
+      // Both operands typed uint32: V8 emits one integer division (Uint32Mod), the fastest exact
+      // remainder measured here (a float reciprocal with a correction step was slower; `%` on
+      // doubles calls fmod, ~5x slower).
+      r = (value >>> 0) % (total >>> 0);
     } else {
-      r = value % total;
+      r = value % total; // exact on doubles
     }
     const slot = this.#slots[r >>> this.#shift]!;
-    return slot >= 0 ? slot : this.#search(r, ~slot, this.#slotsLast[r >>> this.#shift]!);
+    // The slow path takes `value`, not `r`: letting `r` escape into a call makes TurboFan compute
+    // the remainder as a float (an fmod call, 4x the cost of the whole pick).
+    return slot >= 0 ? slot : this.#pickInBucket(value);
   }
 
-  /** The first destination in lo..hi whose interval end exceeds r (zero weights have end == begin). */
-  #search(r: number, lo: number, hi: number): number {
+  /** A bucket holding interval boundaries: binary search of the ends of the intervals touching it. */
+  #pickInBucket(value: number): number {
+    const r = value % this.total;
+    const bucket = r >>> this.#shift;
     const ends = this.#ends;
+    const m = ~this.#slots[bucket]!;
+    let lo = this.#ranges[2 * m]!;
+    let hi = this.#ranges[2 * m + 1]!;
+    // The first destination whose interval end exceeds r (zero weights have end == begin).
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (ends[mid]! > r) hi = mid;
@@ -200,14 +210,14 @@ export class WeightedPicker {
    * deterministic, but only the sticky table is monotone for splits of 3 or more.
    */
   pickKey(key: string): number {
-    const h = stableHash32(key);
+    const h = stableHashInt32(key);
     const sticky = this.#sticky;
-    return sticky !== undefined ? sticky[h >>> STICKY_SHIFT]! : this.pickValue(h);
+    return sticky !== undefined ? sticky[h >>> STICKY_SHIFT]! : this.pickValue(h >>> 0);
   }
 
   /** Sticky: the bucket (0..65535) `key` hashes to, for explain output. */
   bucketOf(key: string): number {
-    return stableHash32(key) >>> STICKY_SHIFT;
+    return stableHashInt32(key) >>> STICKY_SHIFT;
   }
 
   /** Smooth: the next destination of the deterministic sequence (the cursor is the picker's only state). */
@@ -236,15 +246,16 @@ function buildBucketTable(
   weights: readonly number[],
   ends: Float64Array,
   total: number,
-): { shift: number; slots: Int32Array; slotsLast: Int32Array } {
+): { shift: number; slots: SlotTable; ranges: Int32Array } {
   const n = weights.length;
   const valueBits = total === 1 ? 0 : 32 - Math.clz32(total - 1); // values are 0..total-1
-  const bucketBits = Math.min(MAX_BUCKET_BITS, Math.max(LOOKUP_BITS, 32 - Math.clz32(Math.max(1, 4 * n - 1))));
+  const destinationBits = 32 - Math.clz32(Math.max(1, n - 1));
+  const bucketBits = Math.min(MAX_BUCKET_BITS, Math.max(LOOKUP_BITS, destinationBits + BUCKETS_PER_DESTINATION_BITS));
   const shift = Math.max(0, valueBits - bucketBits);
-  const buckets = Math.floor((total - 1) / 2 ** shift) + 1;
   const width = 2 ** shift;
-  const slots = new Int32Array(buckets);
-  const slotsLast = new Int32Array(buckets);
+  const buckets = Math.floor((total - 1) / width) + 1;
+  const slots = n <= INT16_MAX ? new Int16Array(buckets) : new Int32Array(buckets);
+  const ranges: number[] = [];
   let i = 0; // first destination whose interval end exceeds the bucket's first value
   for (let b = 0; b < buckets; b++) {
     const first = b * width;
@@ -252,16 +263,15 @@ function buildBucketTable(
     while (ends[i]! <= first) i++;
     if (ends[i]! > last) {
       slots[b] = i;
-      slotsLast[b] = i;
     } else {
       let j = i;
       while (ends[j]! <= last) j++;
-      slots[b] = ~i;
-      slotsLast[b] = j;
+      // At most n - 1 buckets hold a boundary, so ~(range number) fits the slot type too.
+      slots[b] = ~(ranges.length >>> 1);
+      ranges.push(i, j);
     }
   }
-  if (n === 0) throw new Error('unreachable: validated weights are non-empty');
-  return { shift, slots, slotsLast };
+  return { shift, slots, ranges: Int32Array.from(ranges) };
 }
 
 // ---- sticky: weighted rendezvous table --------------------------------------------------------

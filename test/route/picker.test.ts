@@ -70,7 +70,8 @@ t.test('pickValue: exhaustive over every value 0..total-1, matching Envoy interv
     [4096],
     [4095, 1],
     [3000, 1, 0, 1, 2000, 7], // total 5009 > 2^12: bucketed, with boundaries inside buckets
-    [...Array.from({ length: 300 }, () => 1), 0, 200000], // 300 boundaries packed in bucket 0
+    [...Array.from({ length: 300 }, () => 1), 0, 200000], // boundaries packed into the first buckets
+    [...Array.from({ length: 1000 }, () => 1), 0, 2_000_000], // 256 boundaries in bucket 0: binary search
     [65535, 1, 65535, 0, 1, 2, 3, 70000],
     [999983, 7, 48577], // total 1,048,567: about 2^20 values
   ];
