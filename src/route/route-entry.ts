@@ -365,6 +365,26 @@ export class RouteEntry {
     this.#common = p.common;
   }
 
+  /**
+   * The first path segment (`/svc` of `/svc/x`) every path this route can match starts with, or
+   * null when there is none (short prefixes, regexes, case-insensitive matching). See VirtualHost.seal.
+   */
+  firstSegmentKey(): string | null {
+    if (!this.caseSensitive || this.#pathNever) return null;
+    const v = this.pathValue;
+    if (!v.startsWith('/')) return null;
+    const j = v.indexOf('/', 1);
+    switch (this.pathKind) {
+      case PATH_PREFIX:
+        return j > 0 ? v.slice(0, j) : null;
+      case PATH_EXACT:
+      case PATH_SEPARATED_PREFIX:
+        return j > 0 ? v.slice(0, j) : v;
+      default:
+        return null;
+    }
+  }
+
   /** The path specifier as Envoy names it. */
   get pathSpecifier(): string {
     return PATH_KIND_NAMES[this.pathKind] ?? 'none';

@@ -407,7 +407,7 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
       const entry = readRoute(r, rl[i], `${join(vp, 'routes')}[${i}]`, vh, i, common, retryRaw);
       if (entry !== null) routes.push(entry);
     }
-    Object.freeze(routes);
+    vh.seal();
     vhosts.push(vh);
 
     for (let d = 0; d < domains.length; d++) {

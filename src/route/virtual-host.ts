@@ -22,6 +22,10 @@ export class VirtualCluster {
 /** Envoy's CatchAllVirtualCluster: what a request gets when virtual clusters exist and none match. */
 export const VIRTUAL_CLUSTER_OTHER = 'other';
 
+/** Below this many routes a plain first-match scan is cheapest (and allocation-free). */
+const SEGMENT_INDEX_MIN_ROUTES = 16;
+const NO_INDEXES = new Int32Array(0);
+
 export class VirtualHost {
   readonly name: string;
   readonly domains: readonly string[];
@@ -37,6 +41,14 @@ export class VirtualHost {
   /** Envoy's SslRedirectRoute for require_tls; null when NONE. */
   sslRedirect: RouteEntry | null;
   readonly #individually: boolean;
+  /**
+   * First-path-segment index for large route lists: segment -> indexes (ascending) of the routes
+   * that can only match paths starting with that segment; #wild holds every other route. Scanning
+   * the merge of both in index order is exactly Envoy's first-match scan, minus routes that cannot
+   * match. Null below SEGMENT_INDEX_MIN_ROUTES.
+   */
+  #segmentIndex: Map<string, Int32Array> | null;
+  #wild: Int32Array;
 
   constructor(
     name: string,
@@ -60,6 +72,30 @@ export class VirtualHost {
     this.retryPolicyConfig = retryPolicyConfig;
     this.sslRedirect = null;
     this.#individually = common.matchHeadersIndividually;
+    this.#segmentIndex = null;
+    this.#wild = NO_INDEXES;
+  }
+
+  /** Called once the routes are in: builds the segment index. */
+  seal(): void {
+    const routes = this.routes;
+    Object.freeze(routes);
+    if (routes.length < SEGMENT_INDEX_MIN_ROUTES) return;
+    const keyed = new Map<string, number[]>();
+    const wild: number[] = [];
+    for (let i = 0; i < routes.length; i++) {
+      const key = (routes[i] as RouteEntry).firstSegmentKey();
+      if (key === null) wild.push(i);
+      else {
+        const list = keyed.get(key);
+        if (list === undefined) keyed.set(key, [i]);
+        else list.push(i);
+      }
+    }
+    const index = new Map<string, Int32Array>();
+    for (const [k, v] of keyed) index.set(k, Int32Array.from(v));
+    this.#segmentIndex = index;
+    this.#wild = Int32Array.from(wild);
   }
 
   /**
@@ -70,7 +106,23 @@ export class VirtualHost {
   route(req: RequestView, pathEnd: number, queryEnd: number): RouteEntry | null {
     if (this.sslRedirect !== null && this.needsSslRedirect(req)) return this.sslRedirect;
     const routes = this.routes;
-    for (let i = 0; i < routes.length; i++) {
+    const index = this.#segmentIndex;
+    if (index === null) {
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i] as RouteEntry;
+        if (r.matches(req, pathEnd, queryEnd)) return r;
+      }
+      return null;
+    }
+    const path = req.path;
+    let segEnd = path.indexOf('/', 1);
+    if (segEnd === -1 || segEnd > pathEnd) segEnd = pathEnd;
+    const keyed = index.get(path.slice(0, segEnd)) ?? NO_INDEXES;
+    const wild = this.#wild;
+    let a = 0;
+    let b = 0;
+    while (a < keyed.length || b < wild.length) {
+      const i = b >= wild.length || (a < keyed.length && (keyed[a] as number) < (wild[b] as number)) ? (keyed[a++] as number) : (wild[b++] as number);
       const r = routes[i] as RouteEntry;
       if (r.matches(req, pathEnd, queryEnd)) return r;
     }

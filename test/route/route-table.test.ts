@@ -545,3 +545,41 @@ t.test('explain', async (t) => {
   t.equal(miss.virtualHost, null);
   t.equal(miss.route, null);
 });
+
+t.test('large route lists: the segment index gives the same first match as a linear scan', async (t) => {
+  const { pathEndOf, queryEndOf } = await import('../../src/route/route-entry');
+  const segs = ['/a', '/b', '/ab', '/a/b', '/a/b/c', '/svc1', '/svc12', '/', '//', '/x;y'];
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const routes = [];
+  for (let i = 0; i < 80; i++) {
+    const s = segs[rnd(segs.length)] as string;
+    const kind = rnd(6);
+    const match =
+      kind === 0 ? { prefix: s + (rnd(2) ? '/' : '') }
+      : kind === 1 ? { path: s }
+      : kind === 2 && s.length > 1 && !s.endsWith('/') ? { path_separated_prefix: s }
+      : kind === 3 ? { safe_regex: { regex: `${s.replace(/[.*+?()[\]{}|\\^$]/g, '\\$&')}.*` } }
+      : kind === 4 ? { prefix: s.toUpperCase(), case_sensitive: false }
+      : { prefix: s, headers: [{ name: 'x', exact_match: String(rnd(2)) }] };
+    routes.push({ name: `r${i}`, match, route: { cluster: `c${i}` } });
+  }
+  const table = routesTable(routes, {}, {});
+  t.equal(table.virtualHosts[0]!.routes.length, 80);
+  let checked = 0;
+  let matched = 0;
+  for (let i = 0; i < 2000; i++) {
+    const path = (segs[rnd(segs.length)] as string) + ['', '/', '/q', '?a=1', '/b/c', '1', 'x'][rnd(7)];
+    const r = req({ path: rnd(4) === 0 ? path.toUpperCase() : path, headers: [['x', String(rnd(2))]] });
+    const linear = table.virtualHosts[0]!.routes.find((e) => e.matches(r, pathEndOf(r.path), queryEndOf(r.path))) ?? null;
+    const got = table.route(r);
+    if (got !== linear) t.fail(`${r.path}: index ${got?.name} linear ${linear?.name}`);
+    if (got !== null) matched++;
+    checked++;
+  }
+  t.equal(checked, 2000);
+  t.ok(matched > 1000 && matched < 2000, `a mix of matches (${matched}) and misses`);
+});
