@@ -56,6 +56,18 @@ export function stableHashInt32(key: string): number {
   let length = 0; // bytes hashed
   const n = key.length;
   for (let i = 0; i < n; i++) {
+    // Fast path: four ASCII characters starting a block are the block (cookies and user ids).
+    while (shift === 0 && i + 4 <= n) {
+      const c0 = key.charCodeAt(i);
+      const c1 = key.charCodeAt(i + 1);
+      const c2 = key.charCodeAt(i + 2);
+      const c3 = key.charCodeAt(i + 3);
+      if ((c0 | c1 | c2 | c3) >= 0x80) break;
+      h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
+      i += 4;
+      length += 4;
+    }
+    if (i === n) break;
     let c = key.charCodeAt(i);
     // Pack the code point's UTF-8 bytes into `bytes`, first byte in the low 8 bits.
     let bytes: number;
