@@ -140,6 +140,16 @@ interface TypeState {
   responded: boolean;
 }
 
+/** One decoded resource of a response; `same` when its bytes equal what we already hold. */
+interface Update {
+  name: string;
+  version: string;
+  resource: Resource;
+  notes: readonly string[];
+  bytes: Buffer;
+  same: ResourceEntry | undefined;
+}
+
 type Stream = grpc.ClientDuplexStream<object, Record<string, unknown>>;
 
 /**
@@ -159,6 +169,8 @@ export class AdsClient {
   readonly #fetchTimeoutMs: number;
   readonly #backoff: { baseMs: number; maxMs: number };
   readonly #types = new Map<string, TypeState>();
+  /** The wire bytes each accepted entry came from: an identical resource is not decoded again. */
+  readonly #raw = new WeakMap<ResourceEntry, { name: string; bytes: Buffer }>();
   #client: grpc.Client | null = null;
   #stream: Stream | null = null;
   #nodeSent = false;
@@ -235,9 +247,7 @@ export class AdsClient {
 
   #connect(): void {
     if (this.#stopped) return;
-    const reg = loadProtos();
-    const pkg = grpc.loadPackageDefinition(reg.packageDefinition) as unknown as Record<string, unknown>;
-    const Ctor = lookup(pkg, ADS_SERVICE) as typeof grpc.Client;
+    const Ctor = adsClientConstructor();
     this.#client = new Ctor(this.#opts.target, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': this.#backoff.baseMs,
@@ -421,7 +431,7 @@ export class AdsClient {
     }
     st.nonce = nonce;
     const anys = Array.isArray(msg.resources) ? (msg.resources as AnyMessage[]) : [];
-    const updates: { name: string; version: string; resource: Resource; notes: readonly string[] }[] = [];
+    const updates: Update[] = [];
     const errors = this.#decodeAll(st, anys.map((a) => ({ any: a, version, name: undefined })), updates);
     // State of the world: for LDS and CDS the response is the whole set (missing = deleted); for
     // RDS and EDS it only carries what changed, others are kept (xds_protocol "Deleting resources").
@@ -438,7 +448,7 @@ export class AdsClient {
     }
     st.nonce = nonce;
     const items = (Array.isArray(msg.resources) ? msg.resources : []) as Record<string, unknown>[];
-    const updates: { name: string; version: string; resource: Resource; notes: readonly string[] }[] = [];
+    const updates: Update[] = [];
     const errors = this.#decodeAll(
       st,
       items.map((r) => ({ any: r.resource as AnyMessage | undefined, version: String(r.version ?? ''), name: String(r.name ?? '') })),
@@ -452,22 +462,50 @@ export class AdsClient {
   #decodeAll(
     st: TypeState,
     items: { any: AnyMessage | undefined; version: string; name: string | undefined }[],
-    out: { name: string; version: string; resource: Resource; notes: readonly string[] }[],
+    out: Update[],
   ): string[] {
     const errors: string[] = [];
     const seen = new Set<string>();
     const short = SHORT[st.typeUrl]!;
+    // Index what we hold by byte length: istiod resends every resource on each push, and most are
+    // unchanged; comparing bytes is much cheaper than decoding 1,000 routes again.
+    const byLen = new Map<number, ResourceEntry[]>();
+    for (const e of st.resources.values()) {
+      const r = this.#raw.get(e);
+      if (!r) continue;
+      const l = byLen.get(r.bytes.length);
+      if (l) l.push(e);
+      else byLen.set(r.bytes.length, [e]);
+    }
     items.forEach((item, i) => {
       if (!item.any) {
         errors.push(`resources[${i}] (${short} "${item.name}"): no resource`);
         return;
       }
-      const d = decodeResource(st.typeUrl, item.any);
-      if (d.errors) {
-        for (const e of d.errors) errors.push(`resources[${i}] (${short}${item.name ? ` "${item.name}"` : ''}): ${e}`);
-        return;
+      const bytes = Buffer.isBuffer(item.any.value) ? item.any.value : Buffer.from(item.any.value ?? []);
+      let same: ResourceEntry | undefined;
+      for (const e of byLen.get(bytes.length) ?? []) {
+        const r = this.#raw.get(e)!;
+        if (r.bytes.equals(bytes) && (!item.name || item.name === r.name)) {
+          same = e;
+          break;
+        }
       }
-      const { name, resource, notes } = d.value;
+      let name: string;
+      let resource: Resource;
+      let notes: readonly string[];
+      if (same) {
+        name = this.#raw.get(same)!.name;
+        resource = same.resource;
+        notes = same.notes;
+      } else {
+        const d = decodeResource(st.typeUrl, item.any);
+        if (d.errors) {
+          for (const e of d.errors) errors.push(`resources[${i}] (${short}${item.name ? ` "${item.name}"` : ''}): ${e}`);
+          return;
+        }
+        ({ name, resource, notes } = d.value);
+      }
       if (item.name !== undefined && item.name !== '' && item.name !== name) {
         errors.push(`resources[${i}] (${short} "${item.name}"): resource is named "${name}"`);
         return;
@@ -481,8 +519,8 @@ export class AdsClient {
         this.#log.debug?.(`xds: ignoring unrequested ${short} "${name}"`);
         return;
       }
-      for (const n of notes) this.#log.info(`xds: ${short} "${name}": ${n}`);
-      out.push({ name, version: item.version, resource, notes });
+      if (!same) for (const n of notes) this.#log.info(`xds: ${short} "${name}": ${n}`);
+      out.push({ name, version: item.version, resource, notes, bytes, same });
     });
     return errors;
   }
@@ -491,7 +529,7 @@ export class AdsClient {
     st: TypeState,
     nonce: string,
     version: string,
-    updates: { name: string; version: string; resource: Resource; notes: readonly string[] }[],
+    updates: Update[],
     removed: string[],
     replaceAll: boolean,
     decodeErrors: string[],
@@ -503,14 +541,22 @@ export class AdsClient {
       next = replaceAll ? new Map() : new Map(st.resources);
       for (const n of removed) next.delete(n);
       for (const u of updates) {
-        const prev = st.resources.get(u.name);
         // An unchanged resource keeps its entry (and identity): duplicates cause no new apply.
-        if (prev && sameJson(prev.resource, u.resource)) next.set(u.name, prev);
-        else next.set(u.name, { resource: u.resource, version: u.version || version, lastUpdated: now, notes: u.notes });
+        if (u.same && st.resources.get(u.name) === u.same) {
+          next.set(u.name, u.same);
+          continue;
+        }
+        const e: ResourceEntry = { resource: u.resource, version: u.version || version, lastUpdated: now, notes: u.notes };
+        this.#raw.set(e, { name: u.name, bytes: u.bytes });
+        next.set(u.name, e);
       }
       const candidate = new Map(this.#types);
       candidate.set(st.typeUrl, { ...st, resources: next });
-      errors.push(...this.#opts.validate(this.#view(candidate, true, version)));
+      try {
+        errors.push(...this.#opts.validate(this.#view(candidate, true, version)));
+      } catch (e) {
+        errors.push(`validation failed: ${(e as Error).message}`);
+      }
     }
     if (errors.length > 0 || !next) {
       this.#nack(st, nonce, errors);
@@ -696,8 +742,14 @@ function setEq(a: Set<string>, b: Set<string>): boolean {
   return true;
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+
+let ADS_CLIENT: typeof grpc.Client | undefined;
+function adsClientConstructor(): typeof grpc.Client {
+  if (!ADS_CLIENT) {
+    const pkg = grpc.loadPackageDefinition(loadProtos().packageDefinition) as unknown as Record<string, unknown>;
+    ADS_CLIENT = lookup(pkg, ADS_SERVICE) as typeof grpc.Client;
+  }
+  return ADS_CLIENT;
 }
 
 function lookup(pkg: Record<string, unknown>, name: string): unknown {
