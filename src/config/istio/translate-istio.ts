@@ -75,7 +75,8 @@ export function virtualHostDomains(svc: ServiceModel, port: number, proxyNs: str
       }
     }
   }
-  for (const a of svc.addresses) if (a !== '0.0.0.0') add(a);
+  // VIPs only: a CIDR range is no Host a client sends.
+  for (const a of svc.addresses) if (a !== '0.0.0.0' && !a.includes('/')) add(a);
   return out;
 }
 
