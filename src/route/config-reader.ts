@@ -1,7 +1,22 @@
 // Typed reads of proto3-JSON fields that record a path-prefixed error instead of throwing, so one
 // validation pass reports every problem (grpc-js-xds route-config-resource-type.ts style).
 
-import { field, isObject, parseBool, parseDuration, parseUint, type JsonObject } from '../util/proto-json';
+import { camelName, isObject, parseBool, parseDuration, parseUint, type JsonObject } from '../util/proto-json';
+
+const CAMEL: Record<string, string> = Object.create(null) as Record<string, string>;
+
+/**
+ * `field()` of util/proto-json (snake_case or lowerCamelCase), tuned for compiling 10,000-route
+ * tables: names without `_` are looked up once, and the camel spelling comes from a plain-object cache.
+ */
+export function field(obj: unknown, name: string): unknown {
+  if (!isObject(obj)) return undefined;
+  const v = obj[name];
+  if (v !== undefined) return v;
+  let c = CAMEL[name];
+  if (c === undefined) CAMEL[name] = c = camelName(name);
+  return c === name ? undefined : obj[c];
+}
 
 export class ConfigReader {
   readonly errors: string[] = [];

@@ -8,8 +8,7 @@
 // - pseudo-headers `:authority`, `:path` (with query), `:method`, `:scheme` come from the request.
 
 import type { RequestView } from './types';
-import { field } from '../util/proto-json';
-import { ConfigReader, join } from './config-reader';
+import { ConfigReader, field, join } from './config-reader';
 import { readRegexMatcher, readStringMatcher, type StringMatcher } from './string-matcher';
 import type { RegexMatcher } from './regex';
 
@@ -276,14 +275,17 @@ export function readHeaderMatcher(r: ConfigReader, obj: unknown, path: string): 
 }
 
 export function readHeaderMatchers(r: ConfigReader, obj: unknown, name: string, path: string): HeaderMatcher[] {
-  const out: HeaderMatcher[] = [];
   const list = r.array(obj, name, path);
+  if (list.length === 0) return NO_HEADER_MATCHERS;
+  const out: HeaderMatcher[] = [];
   for (let i = 0; i < list.length; i++) {
     const m = readHeaderMatcher(r, list[i], `${join(path, name)}[${i}]`);
     if (m !== null) out.push(m);
   }
   return out;
 }
+
+const NO_HEADER_MATCHERS: HeaderMatcher[] = [];
 
 export function matchAllHeaders(matchers: readonly HeaderMatcher[], req: RequestView, individually: boolean): boolean {
   for (let i = 0; i < matchers.length; i++) {

@@ -19,8 +19,7 @@
 
 import { Buffer } from 'node:buffer';
 import type { RequestView, RequestViewExtras } from './types';
-import { field } from '../util/proto-json';
-import { ConfigReader, join } from './config-reader';
+import { ConfigReader, field, join } from './config-reader';
 import { headerSource, firstHeaderValue, SOURCE_HEADER } from './header-matcher';
 
 /** Where header mutations are applied: the data path's outgoing headers, or a test's map. */

@@ -3,8 +3,8 @@
 // plain JSON objects), match the value with a ValueMatcher, then XOR `invert`. A missing value is
 // "kind not set": only present_match: false (or invert) matches it.
 
-import { field, isObject } from '../util/proto-json';
-import { ConfigReader, join } from './config-reader';
+import { isObject } from '../util/proto-json';
+import { ConfigReader, field, join } from './config-reader';
 import { readStringMatcher, type StringMatcher } from './string-matcher';
 
 const V_NULL = 0;

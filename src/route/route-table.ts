@@ -9,11 +9,12 @@
 
 import type { RequestView, Runtime, Validated } from './types';
 import { NO_RUNTIME } from './types';
-import { anyType, field, isObject } from '../util/proto-json';
-import { ConfigReader, join } from './config-reader';
+import { anyType, isObject } from '../util/proto-json';
+import { ConfigReader, field, join } from './config-reader';
 import { CommonConfig } from './common-config';
 import { readHeaderParser } from './header-parser';
 import { readHeaderMatchers } from './header-matcher';
+import { asciiLower } from './string-matcher';
 import { VirtualCluster, VirtualHost, REQUIRE_TLS_VALUES, type RequireTls } from './virtual-host';
 import {
   RouteEntry,
@@ -167,7 +168,7 @@ export class RouteTable {
       const p = portStart(h);
       if (p !== -1) h = h.slice(0, p);
     }
-    return h.toLowerCase();
+    return asciiLower(h);
   }
 
   /** The matched route, or null (Envoy answers 404 NR). */
@@ -175,12 +176,16 @@ export class RouteTable {
     const vh = this.findVirtualHost(req.authority);
     if (vh === null) return null;
     const path = req.path;
-    let pathEnd = pathEndOf(path);
+    // Envoy routes on the path without query and fragment (the HCM strips the fragment).
+    const hash = path.indexOf('#');
+    const queryEnd = hash === -1 ? path.length : hash;
+    const q = path.indexOf('?');
+    let pathEnd = q !== -1 && q < queryEnd ? q : queryEnd;
     if (this.#ignorePathParameters) {
       const semi = path.indexOf(';');
       if (semi !== -1 && semi < pathEnd) pathEnd = semi;
     }
-    return vh.route(req, pathEnd, queryEndOf(path));
+    return vh.route(req, pathEnd, queryEnd);
   }
 
   /** The slow path: why this request goes where it goes. Costs nothing unless called. */
@@ -412,7 +417,7 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
 
     for (let d = 0; d < domains.length; d++) {
       const dp = `${join(vp, 'domains')}[${d}]`;
-      const dom = (domains[d] as string).toLowerCase();
+      const dom = asciiLower(domains[d] as string);
       const prev = seen.get(dom);
       if (prev !== undefined) {
         r.error(dp, `duplicate domain "${dom}": already in virtual host "${prev.vhost}" (${prev.path}); domains must be unique within route ${JSON.stringify(name)}`);

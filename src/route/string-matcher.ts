@@ -2,8 +2,7 @@
 // ASCII case folding as absl::EqualsIgnoreCase) and safe_regex (RE2 full match; ignore_case has
 // no effect on it, as Envoy documents).
 
-import { field } from '../util/proto-json';
-import { ConfigReader, join } from './config-reader';
+import { ConfigReader, field, join } from './config-reader';
 import { compileRegex, type RegexMatcher } from './regex';
 
 export const STRING_EXACT = 0;
@@ -63,6 +62,18 @@ export class StringMatcher {
       this.kind === STRING_REGEX ? ` [${(this.regex as RegexMatcher).strategy}]` : ''
     }`;
   }
+}
+
+/**
+ * absl::AsciiStrToLower: only A-Z change (hosts and header names are ASCII; Envoy does not fold
+ * other characters). Returns `s` itself, without allocating, when it has no upper-case letter.
+ */
+export function asciiLower(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s;
 }
 
 /** Does `s`, from `offset`, start with `lower` (already lower case), folding ASCII case only? */

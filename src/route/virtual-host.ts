@@ -25,6 +25,8 @@ export const VIRTUAL_CLUSTER_OTHER = 'other';
 /** Below this many routes a plain first-match scan is cheapest (and allocation-free). */
 const SEGMENT_INDEX_MIN_ROUTES = 16;
 const NO_INDEXES = new Int32Array(0);
+/** Route counts per segment stay below 2^21; start * 2^21 + count stays an exact double. */
+const SEGMENT_PACK = 2097152;
 
 export class VirtualHost {
   readonly name: string;
@@ -47,7 +49,8 @@ export class VirtualHost {
    * the merge of both in index order is exactly Envoy's first-match scan, minus routes that cannot
    * match. Null below SEGMENT_INDEX_MIN_ROUTES.
    */
-  #segmentIndex: Map<string, Int32Array> | null;
+  #segmentIndex: Map<string, number> | null;
+  #segmentOrder: Int32Array;
   #wild: Int32Array;
 
   constructor(
@@ -73,6 +76,7 @@ export class VirtualHost {
     this.sslRedirect = null;
     this.#individually = common.matchHeadersIndividually;
     this.#segmentIndex = null;
+    this.#segmentOrder = NO_INDEXES;
     this.#wild = NO_INDEXES;
   }
 
@@ -81,21 +85,41 @@ export class VirtualHost {
     const routes = this.routes;
     Object.freeze(routes);
     if (routes.length < SEGMENT_INDEX_MIN_ROUTES) return;
-    const keyed = new Map<string, number[]>();
-    const wild: number[] = [];
+    // Two passes, no per-key arrays: count per key, then lay every key's routes out contiguously
+    // (ascending) in one Int32Array; the map holds start * 2^21 + count.
+    const keys: (string | null)[] = new Array(routes.length);
+    const counts = new Map<string, number>();
+    let wildCount = 0;
     for (let i = 0; i < routes.length; i++) {
       const key = (routes[i] as RouteEntry).firstSegmentKey();
-      if (key === null) wild.push(i);
-      else {
-        const list = keyed.get(key);
-        if (list === undefined) keyed.set(key, [i]);
-        else list.push(i);
-      }
+      keys[i] = key;
+      if (key === null) wildCount++;
+      else counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-    const index = new Map<string, Int32Array>();
-    for (const [k, v] of keyed) index.set(k, Int32Array.from(v));
+    const index = new Map<string, number>();
+    let start = 0;
+    for (const [k, n] of counts) {
+      index.set(k, start * SEGMENT_PACK + n);
+      start += n;
+    }
+    const order = new Int32Array(start);
+    const fill = new Map<string, number>();
+    const wild = new Int32Array(wildCount);
+    let w = 0;
+    for (let i = 0; i < routes.length; i++) {
+      const key = keys[i];
+      if (key === null || key === undefined) {
+        wild[w++] = i;
+        continue;
+      }
+      const packed = index.get(key) as number;
+      const done = fill.get(key) ?? 0;
+      order[Math.floor(packed / SEGMENT_PACK) + done] = i;
+      fill.set(key, done + 1);
+    }
     this.#segmentIndex = index;
-    this.#wild = Int32Array.from(wild);
+    this.#segmentOrder = order;
+    this.#wild = wild;
   }
 
   /**
@@ -117,12 +141,18 @@ export class VirtualHost {
     const path = req.path;
     let segEnd = path.indexOf('/', 1);
     if (segEnd === -1 || segEnd > pathEnd) segEnd = pathEnd;
-    const keyed = index.get(path.slice(0, segEnd)) ?? NO_INDEXES;
-    const wild = this.#wild;
+    const packed = index.get(path.slice(0, segEnd));
+    const order = this.#segmentOrder;
     let a = 0;
+    let aEnd = 0;
+    if (packed !== undefined) {
+      a = Math.floor(packed / SEGMENT_PACK);
+      aEnd = a + (packed % SEGMENT_PACK);
+    }
+    const wild = this.#wild;
     let b = 0;
-    while (a < keyed.length || b < wild.length) {
-      const i = b >= wild.length || (a < keyed.length && (keyed[a] as number) < (wild[b] as number)) ? (keyed[a++] as number) : (wild[b++] as number);
+    while (a < aEnd || b < wild.length) {
+      const i = b >= wild.length || (a < aEnd && (order[a] as number) < (wild[b] as number)) ? (order[a++] as number) : (wild[b++] as number);
       const r = routes[i] as RouteEntry;
       if (r.matches(req, pathEnd, queryEnd)) return r;
     }
