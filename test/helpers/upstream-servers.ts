@@ -28,6 +28,12 @@ export async function startUpstream(handler: Handler): Promise<TestUpstream> {
     handler(req, res, seen.length);
   });
   server.keepAliveTimeout = 30_000;
+  // Upgraded sockets leave the http server's bookkeeping but keep net.Server open: track them all.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
@@ -39,6 +45,7 @@ export async function startUpstream(handler: Handler): Promise<TestUpstream> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const s of sockets) s.destroy();
       }),
   };
 }
