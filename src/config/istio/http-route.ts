@@ -437,7 +437,7 @@ function destinationCluster(ctx: RouteContext, vs: IstioConfig, path: string, ds
     const dr = ctx.rules.lookup(host);
     if (!dr) p.error(vs, `${path}.subset`, `subset "${subset}" of ${host} is not defined: no DestinationRule for this host`);
     else if (!dr.subsets.has(subset)) {
-      p.error(vs, `${path}.subset`, `subset "${subset}" is not defined by DestinationRule ${dr.config.where.replace(/^.*\(DestinationRule /, '').replace(/\)$/, '')} (subsets: ${[...dr.subsets.keys()].join(', ') || 'none'})`);
+      p.error(vs, `${path}.subset`, `subset "${subset}" is not defined by DestinationRule ${dr.config.name} (subsets: ${[...dr.subsets.keys()].join(', ') || 'none'})`);
     }
   }
   let port = listenPort;

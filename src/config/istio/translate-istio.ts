@@ -121,9 +121,14 @@ function httpConnectionManager(statPrefix: string, routeSpecifier: Obj, used: Se
   };
 }
 
+/**
+ * istiod's outbound HTTP listener for a port. The name stays istiod's (`0.0.0.0_<port>`) so the
+ * output diffs cleanly against `istioctl proxy-config listeners`; the bind address is weir's choice
+ * (127.0.0.1 by default for local development).
+ */
 function listener(address: string, port: number, rc: Resource): Resource {
   const routeName = String(rc.name);
-  const name = `${address}_${port}`;
+  const name = `0.0.0.0_${port}`;
   return {
     name,
     address: { socket_address: { address, port_value: port } },

@@ -50,7 +50,7 @@ t.test('resource names follow istiod: route config by port, host:port virtual ho
   const v = translate(vs(`  - route:\n    - destination: {host: reviews, subset: v2}\n`));
   const set = v.resources;
   t.same(set.routeConfigurations.map((r: Resource) => r.name), ['9080']);
-  t.same(set.listeners.map((l: Resource) => l.name), ['127.0.0.1_9080']);
+  t.same(set.listeners.map((l: Resource) => l.name), ['0.0.0.0_9080']);
   const hcm = set.listeners[0].filter_chains[0].filters[0].typed_config;
   t.equal(hcm.rds.route_config_name, '9080');
   t.same(set.listeners[0].address, { socket_address: { address: '127.0.0.1', port_value: 9080 } });
@@ -303,7 +303,7 @@ for (const c of ROUTE_CASES) {
 t.test('services without a VirtualService get istiod default route; DestinationRule policies become cluster fields', async (t) => {
   const v = translate(RATINGS);
   t.same(v.resources.routeConfigurations.map((r: Resource) => r.name), ['9080', '9090']);
-  t.same(v.resources.listeners.map((l: Resource) => l.name), ['127.0.0.1_9080', '127.0.0.1_9090']);
+  t.same(v.resources.listeners.map((l: Resource) => l.name), ['0.0.0.0_9080', '0.0.0.0_9090']);
   const vh = vhost(v, '9080', 'ratings.shop.svc.cluster.local:9080');
   t.same(vh.domains, [
     'ratings.shop.svc.cluster.local',
