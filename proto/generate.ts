@@ -32,6 +32,7 @@ export const UPSTREAM_FILES = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/admin/v3/config_dump.proto',
   'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
 const ROOTS = [
@@ -46,6 +47,8 @@ const ROOTS = [
   'envoy.config.endpoint.v3.ClusterLoadAssignment',
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   'envoy.extensions.filters.http.router.v3.Router',
+  // Cluster typed_extension_protocol_options: HTTP/2 upstreams, idle timeouts (istiod sets it).
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'envoy.admin.v3.ConfigDump',
   'envoy.admin.v3.BootstrapConfigDump',
   'envoy.admin.v3.ListenersConfigDump',
@@ -144,10 +147,6 @@ const CUT_TYPES = [
   'envoy.config.cluster.v3.OutlierDetection',
   'envoy.config.cluster.v3.TrackClusterStats',
   'envoy.config.cluster.v3.Filter',
-  'envoy.config.core.v3.Http2ProtocolOptions',
-  'envoy.config.core.v3.Http1ProtocolOptions',
-  'envoy.config.core.v3.UpstreamHttpProtocolOptions',
-  'envoy.config.core.v3.HttpProtocolOptions',
   'envoy.config.core.v3.GrpcProtocolOptions',
   'envoy.config.core.v3.TypedExtensionConfig.',
   'envoy.config.route.v3.RateLimit',

@@ -27,6 +27,7 @@ function loadUpstream(): ProtoRegistry {
       'envoy/extensions/transport_sockets/tls/v3/tls.proto',
       'envoy/admin/v3/config_dump.proto',
       'envoy/config/bootstrap/v3/bootstrap.proto',
+      'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
     ],
     {
       ...PROTO_LOADER_OPTIONS,
@@ -228,6 +229,13 @@ const SAMPLES: { name: string; typeUrl: string; plain: Record<string, unknown> }
       type: 'STATIC',
       connect_timeout: '1s',
       lb_policy: 'ROUND_ROBIN',
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          common_http_protocol_options: { idle_timeout: '3600s', max_requests_per_connection: 100 },
+          explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 1073741824 } },
+        },
+      },
       load_assignment: {
         cluster_name: 'xds-grpc',
         endpoints: [
