@@ -82,7 +82,6 @@ export function formatTable(report: FidelityReport): string {
         w.index + ' (responses ' + w.first + '–' + (w.first + report.windows.size - 1) + '); a random split deviates by ±' + w.randomSd.toFixed(1) + ' (1 sd)',
     );
   }
-  out.push('sample size: ' + report.sampleSize.explanation);
   const u = report.users;
   if (u !== null) {
     out.push('');
@@ -93,6 +92,7 @@ export function formatTable(report: FidelityReport): string {
     out.push(...splitLines(u.split, s.tolerance, '  '));
   }
   out.push('');
+  out.push('sample size: ' + report.sampleSize.explanation);
   out.push(report.verdict.summary);
   for (const warning of report.verdict.warnings) out.push('  warning: ' + warning);
   return out.join('\n') + '\n';
