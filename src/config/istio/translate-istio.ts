@@ -252,7 +252,10 @@ export function translateIstio(docs: readonly IstioSource[], opts: IstioOptions 
     const ports = new Set<number>();
     for (const svc of registry.services) if (owner.get(svc.hostname) === vs) for (const sp of svc.ports) if (sp.http) ports.add(sp.number);
     if (ports.size === 0 && onePort !== undefined) ports.add(onePort);
-    const extra = vs.hosts.filter((h) => !h.includes('*') && !registry.lookup(h));
+    // istiod separateVSHostsAndServices: a wildcard that matches no service is a plain domain too.
+    const extra = vs.hosts.filter((h) =>
+      h.includes('*') ? !registry.services.some((svc) => hostMatches(h, svc.hostname)) : !registry.lookup(h),
+    );
     if (ports.size === 0) {
       if (vs.hosts.length > 0 && !servedVs.has(vs)) {
         p.note(vs.config, 'spec.hosts', 'no ServiceEntry declares these hosts: not served (add a ServiceEntry with their port, or listen on one port)');
@@ -264,7 +267,8 @@ export function translateIstio(docs: readonly IstioSource[], opts: IstioOptions 
       const routes = routesFor(vs, port);
       if (routes.length === 0) continue;
       for (const h of extra) {
-        pushVhost(port, { name: `${h}:${port}`, domains: [h, `${h}:${port}`], routes, include_request_attempt_count: true });
+        const domains = h === '*' ? ['*'] : [h, `${h}:${port}`];
+        pushVhost(port, { name: `${h}:${port}`, domains, routes, include_request_attempt_count: true });
       }
     }
   }

@@ -430,3 +430,21 @@ t.test('other kinds are ignored with a note; the version is a content hash', asy
   const c = translate(text.replace('19081', '19091'));
   t.not(a.version, c.version);
 });
+
+t.test('VirtualService hosts that are no service: on the ports of its services, or on the single listen port', async (t) => {
+  const text = `${REVIEWS}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: site}\nspec:\n  hosts: [bookinfo.example.com, "*.bookinfo.test"]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n`;
+  const perPort = translate(text);
+  t.same(perPort.resources.routeConfigurations[0].virtual_hosts.map((h: Resource) => h.name), ['reviews.default.svc.cluster.local:9080']);
+  t.match(perPort.notes.join('\n'), /VirtualService site\): spec\.hosts: no ServiceEntry declares these hosts: not served/);
+  const one = translate(text, { listen: { address: '127.0.0.1', port: 15001 } });
+  const vh = vhost(one, '15001', 'bookinfo.example.com:15001');
+  t.same(vh.domains, ['bookinfo.example.com', 'bookinfo.example.com:15001']);
+  t.equal(vh.routes[0].route.cluster, C('v1'), 'the destination port comes from the single-port service');
+  t.same(vhost(one, '15001', '*.bookinfo.test:15001').domains, ['*.bookinfo.test', '*.bookinfo.test:15001']);
+
+  const mixed = translate(`${REVIEWS}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews, reviews.example.com]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v3}\n`);
+  const ext = vhost(mixed, '9080', 'reviews.example.com:9080');
+  t.same(ext.domains, ['reviews.example.com', 'reviews.example.com:9080']);
+  t.equal(ext.routes[0].route.cluster, C('v3'));
+  t.equal(vhost(mixed, '9080', 'reviews.default.svc.cluster.local:9080').routes[0].route.cluster, C('v3'));
+});
