@@ -334,15 +334,18 @@ export function translateIstio(docs: readonly IstioSource[], opts: IstioOptions 
   if (configs.length === 0 && p.errors.length === 0) p.note('input', '', 'no Istio documents found');
   if (p.errors.length > 0) return { errors: p.errors };
   const version = istioVersion(docs);
+  // Routes are shared between the virtual hosts of one VirtualService while building; the result is
+  // one plain tree with no shared or frozen objects, so a consumer may annotate it freely.
+  const resources: ResourceSet = structuredClone({
+    listeners,
+    routeConfigurations,
+    clusters,
+    clusterLoadAssignments: loadAssignments,
+    versionInfo: `istio:${version}`,
+  });
   return {
     value: {
-      resources: {
-        listeners,
-        routeConfigurations,
-        clusters,
-        clusterLoadAssignments: loadAssignments,
-        versionInfo: `istio:${version}`,
-      },
+      resources,
       notes: p.notes,
       version,
     },
