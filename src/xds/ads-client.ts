@@ -174,6 +174,8 @@ export class AdsClient {
   #client: grpc.Client | null = null;
   #stream: Stream | null = null;
   #nodeSent = false;
+  /** The nonce last ACKed or NACKed (guards the every-response-answered-once rule). */
+  #lastAnswered = '';
   #connected = false;
   #started = false;
   #stopped = false;
@@ -258,6 +260,7 @@ export class AdsClient {
     const stream = (this.#client as unknown as Record<string, () => Stream>)[method]!.call(this.#client);
     this.#stream = stream;
     this.#nodeSent = false;
+    this.#lastAnswered = '';
     for (const st of this.#types.values()) {
       st.nonce = ''; // nonces are per stream
       st.sent = null;
@@ -272,7 +275,11 @@ export class AdsClient {
         if (this.#delta) this.#onDeltaResponse(msg);
         else this.#onResponse(msg);
       } catch (e) {
+        // A bug of ours must not leave the response unanswered (the server would wait forever).
         this.#log.warn(`xds: failed to handle a response: ${(e as Error).stack ?? e}`);
+        const typeUrl = String(msg.type_url ?? '');
+        const st = this.#types.get(typeUrl);
+        if (st && st.nonce === String(msg.nonce ?? '') && this.#lastAnswered !== st.nonce) this.#nack(st, st.nonce, [`internal error: ${(e as Error).message}`]);
       }
     });
     stream.on('error', (e: Error) => this.#onStreamClosed(stream, e.message));
@@ -391,6 +398,7 @@ export class AdsClient {
   }
 
   #ack(st: TypeState, nonce: string): void {
+    this.#lastAnswered = nonce;
     if (this.#delta) this.#write({ type_url: st.typeUrl, response_nonce: nonce });
     else
       this.#write({
@@ -402,6 +410,7 @@ export class AdsClient {
   }
 
   #nack(st: TypeState, nonce: string, errors: string[]): void {
+    this.#lastAnswered = nonce;
     const message = errors.join('\n');
     st.lastError = message;
     this.#log.warn(`xds: rejected ${SHORT[st.typeUrl]} update (nonce ${nonce}): ${message}`);
