@@ -75,10 +75,15 @@ export function applyTrafficPolicy(cluster: Obj, tp: TrafficPolicy, report?: Rep
           cluster.lb_policy = 'MAGLEV';
           const size = uint(get(maglev, 'tableSize'), report, 'loadBalancer.consistentHash.maglev.tableSize');
           if (size) cluster.maglev_lb_config = { table_size: String(size) };
-        } else {
+        } else if (isObj(ring)) {
           cluster.lb_policy = 'RING_HASH';
-          const size = uint(get(isObj(ring) ? ring : ch, 'minimumRingSize'), report, 'loadBalancer.consistentHash.minimumRingSize');
+          const size = uint(get(ring, 'minimumRingSize'), report, 'loadBalancer.consistentHash.ringHash.minimumRingSize');
           if (size) cluster.ring_hash_lb_config = { minimum_ring_size: String(size) };
+        } else {
+          // istiod ApplyRingHashLoadBalancer: the deprecated top-level minimumRingSize, else Envoy's 1024.
+          cluster.lb_policy = 'RING_HASH';
+          const size = uint(get(ch, 'minimumRingSize'), report, 'loadBalancer.consistentHash.minimumRingSize');
+          cluster.ring_hash_lb_config = { minimum_ring_size: String(size || 1024) };
         }
       }
     }

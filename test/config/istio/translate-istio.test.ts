@@ -341,6 +341,7 @@ t.test('services without a VirtualService get istiod default route; DestinationR
   t.equal((byName.get('outbound|9090||ratings.shop.svc.cluster.local') as Any).lb_policy, 'RANDOM', 'portLevelSettings');
   const v2 = byName.get('outbound|9080|v2|ratings.shop.svc.cluster.local') as Any;
   t.equal(v2.lb_policy, 'RING_HASH', 'subset loadBalancer replaces the top-level one');
+  t.same(v2.ring_hash_lb_config, { minimum_ring_size: '1024' });
   t.equal(v2.circuit_breakers.thresholds[0].max_connections, 100, 'top-level connectionPool still applies to the subset');
   const cla = v.resources.clusterLoadAssignments.find((a: Resource) => a.cluster_name === 'outbound|9090|v2|ratings.shop.svc.cluster.local');
   t.same(cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.0.1', port_value: 19192 }, 'endpoint ports map by port name');
