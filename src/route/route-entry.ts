@@ -34,6 +34,9 @@ const PATH_KIND_NAMES = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'
 const DENOMINATORS = ['HUNDRED', 'TEN_THOUSAND', 'MILLION'] as const;
 const DENOMINATOR_VALUES = [100, 10000, 1000000] as const;
 
+const CLUSTER_NOT_FOUND_CODES = ['SERVICE_UNAVAILABLE', 'NOT_FOUND', 'INTERNAL_SERVER_ERROR'] as const;
+const CLUSTER_NOT_FOUND_STATUS = [503, 404, 500] as const;
+
 const REDIRECT_CODES = ['MOVED_PERMANENTLY', 'FOUND', 'SEE_OTHER', 'TEMPORARY_REDIRECT', 'PERMANENT_REDIRECT'] as const;
 const REDIRECT_STATUS = [301, 302, 303, 307, 308] as const;
 
@@ -301,6 +304,10 @@ export class RouteEntry {
   readonly idleTimeoutMs: number | null;
   readonly retryPolicy: CompiledRetryPolicy | null;
   readonly hashPolicy: readonly CompiledHashPolicy[];
+  /** RouteAction.cluster_not_found_response_code: 503 (default), 404 or 500 when the cluster is unknown. */
+  readonly clusterNotFoundResponseCode: number;
+  /** RouteAction.append_x_forwarded_host: on a host rewrite, append the old host to x-forwarded-host. */
+  readonly appendXForwardedHost: boolean;
   readonly redirect: CompiledRedirect | null;
   readonly redirectCode: number;
   readonly directResponse: { readonly status: number; readonly body: string } | null;
@@ -355,6 +362,8 @@ export class RouteEntry {
     this.idleTimeoutMs = p.idleTimeoutMs;
     this.retryPolicy = p.retryPolicy;
     this.hashPolicy = p.hashPolicy;
+    this.clusterNotFoundResponseCode = p.clusterNotFoundResponseCode;
+    this.appendXForwardedHost = p.appendXForwardedHost;
     this.redirect = p.redirect;
     this.redirectCode = p.redirect !== null ? p.redirect.responseCode : p.isSslRedirect ? 301 : 0;
     this.directResponse = p.directResponse;
@@ -739,6 +748,8 @@ export interface RouteEntryParts {
   idleTimeoutMs: number | null;
   retryPolicy: CompiledRetryPolicy | null;
   hashPolicy: CompiledHashPolicy[];
+  clusterNotFoundResponseCode: number;
+  appendXForwardedHost: boolean;
   redirect: CompiledRedirect | null;
   directResponse: { status: number; body: string } | null;
   requestHeaderParser: HeaderParser;
@@ -795,6 +806,8 @@ function baseParts(name: string, vh: VirtualHost, index: number, kind: RouteKind
     idleTimeoutMs: null,
     retryPolicy: null,
     hashPolicy: NO_HASH_POLICY,
+    clusterNotFoundResponseCode: 503,
+    appendXForwardedHost: false,
     redirect: null,
     directResponse: null,
     requestHeaderParser: EMPTY_HEADER_PARSER,
@@ -814,7 +827,7 @@ export function readRoute(
   vh: VirtualHost,
   index: number,
   common: CommonConfig,
-  vhostRetryPolicy: unknown,
+  vhostRetryPolicy: CompiledRetryPolicy | null,
 ): RouteEntry | null {
   const before = r.errors.length;
   if (!isObject(raw)) {
@@ -947,7 +960,7 @@ function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryPar
   if (field(m, 'cel_matcher') !== undefined) r.error(join(mp, 'cel_matcher'), 'cel_matcher is not supported');
 }
 
-function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEntryParts, vhostRetryPolicy: unknown): void {
+function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEntryParts, vhostRetryPolicy: CompiledRetryPolicy | null): void {
   if (ra === undefined) return;
   const spec = r.oneof(
     ra,
@@ -1015,7 +1028,10 @@ function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEnt
   // Route-specific retry policy wins; else the virtual host's (RouteEntryImplBase::buildRetryPolicy).
   const rp = r.object(ra, 'retry_policy', path);
   if (rp !== undefined) p.retryPolicy = readRetryPolicy(r, rp, join(path, 'retry_policy'));
-  else if (vhostRetryPolicy !== undefined) p.retryPolicy = readRetryPolicy(new ConfigReader(), vhostRetryPolicy, '');
+  else p.retryPolicy = vhostRetryPolicy;
+  const cnf = r.enumValue(ra, 'cluster_not_found_response_code', path, CLUSTER_NOT_FOUND_CODES) ?? 0;
+  p.clusterNotFoundResponseCode = CLUSTER_NOT_FOUND_STATUS[cnf] ?? 503;
+  p.appendXForwardedHost = r.bool(ra, 'append_x_forwarded_host', path) ?? false;
 
   const hps = r.array(ra, 'hash_policy', path);
   if (hps.length !== 0) p.hashPolicy = [];

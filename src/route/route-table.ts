@@ -136,6 +136,11 @@ export class RouteTable {
     this.#ignorePathParameters = common.ignorePathParametersInPathMatching;
   }
 
+  /** RouteConfiguration.internal_only_headers (lower case): stripped from external requests by the data path. */
+  get internalOnlyHeaders(): readonly string[] {
+    return this.common.internalOnlyHeaders;
+  }
+
   /** RouteMatcher::findVirtualHost. */
   findVirtualHost(authority: string): VirtualHost | null {
     if (this.#onlyDefault) return this.#default;
@@ -392,7 +397,8 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
     }
     const requireTls: RequireTls = REQUIRE_TLS_VALUES[r.enumValue(vraw, 'require_tls', vp, REQUIRE_TLS_VALUES) ?? 0] ?? 'NONE';
     const retryRaw = r.object(vraw, 'retry_policy', vp);
-    if (retryRaw !== undefined) readRetryPolicy(r, retryRaw, join(vp, 'retry_policy'));
+    // Routes without their own retry_policy inherit this one (one compiled object, shared).
+    const vhostRetry = retryRaw === undefined ? null : readRetryPolicy(r, retryRaw, join(vp, 'retry_policy'));
     if (field(vraw, 'matcher') !== undefined) r.error(join(vp, 'matcher'), 'the generic matcher tree is not supported; use routes');
     const vh = new VirtualHost(
       vname,
@@ -409,7 +415,7 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
     const routes = vh.routes as RouteEntry[];
     const rl = r.array(vraw, 'routes', vp);
     for (let i = 0; i < rl.length; i++) {
-      const entry = readRoute(r, rl[i], `${join(vp, 'routes')}[${i}]`, vh, i, common, retryRaw);
+      const entry = readRoute(r, rl[i], `${join(vp, 'routes')}[${i}]`, vh, i, common, vhostRetry);
       if (entry !== null) routes.push(entry);
     }
     vh.seal();

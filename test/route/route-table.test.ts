@@ -444,7 +444,7 @@ t.test('timeouts, retry policy, hash policy, metadata', async (t) => {
               { query_parameter: { name: 'u' } },
             ],
           }),
-          to('b', { prefix: '/b' }, { timeout: { seconds: 30 } }),
+          to('b', { prefix: '/b' }, { timeout: { seconds: 30 }, cluster_not_found_response_code: 'NOT_FOUND', append_x_forwarded_host: true }),
           { match: { prefix: '/' }, route: { cluster: 'c', retry_policy: { retry_on: 'reset' } }, metadata: { filter_metadata: { x: { y: 1 } } } },
         ],
       },
@@ -473,6 +473,9 @@ t.test('timeouts, retry policy, hash policy, metadata', async (t) => {
   const b = table.route(req({ path: '/b' }))!;
   t.equal(b.timeoutMs, 30000, 'timeout {seconds}');
   t.match(b.retryPolicy, { retryOn: ['5xx'], numRetries: 3 }, 'virtual host retry_policy inherited');
+  t.equal(b.clusterNotFoundResponseCode, 404);
+  t.equal(b.appendXForwardedHost, true);
+  t.equal(a.clusterNotFoundResponseCode, 503, 'default 503');
   const c = table.route(req({ path: '/c' }))!;
   t.equal(c.timeoutMs, 15000, "Envoy's default 15 s");
   t.match(c.retryPolicy, { retryOn: ['reset'], numRetries: 1, retryBackOff: { baseIntervalMs: 25, maxIntervalMs: 250 } }, 'num_retries defaults to 1');
@@ -582,4 +585,10 @@ t.test('large route lists: the segment index gives the same first match as a lin
   }
   t.equal(checked, 2000);
   t.ok(matched > 1000 && matched < 2000, `a mix of matches (${matched}) and misses`);
+});
+
+t.test('route-configuration-level fields carried for the data path', async (t) => {
+  const table = compile({ name: 'x', internal_only_headers: ['X-Lyft-User-Id'], virtual_hosts: [] });
+  t.same(table.internalOnlyHeaders, ['x-lyft-user-id']);
+  t.equal(table.route(req()), null, 'no virtual hosts: nothing routes');
 });
