@@ -49,10 +49,7 @@ function onResClose(this: ServerResponse): void {
 function onResDrain(this: ServerResponse): void {
   const s = (this as unknown as { [kStream]: Stream })[kStream];
   const r = s.resume;
-  if (r !== null) {
-    s.resume = null;
-    r();
-  }
+  if (r !== null) r();
 }
 
 function onRetryTimer(s: Stream): void {
