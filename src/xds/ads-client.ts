@@ -559,12 +559,17 @@ export class AdsClient {
         this.#raw.set(e, { name: u.name, bytes: u.bytes });
         next.set(u.name, e);
       }
-      const candidate = new Map(this.#types);
-      candidate.set(st.typeUrl, { ...st, resources: next });
-      try {
-        errors.push(...this.#opts.validate(this.#view(candidate, true, version)));
-      } catch (e) {
-        errors.push(`validation failed: ${(e as Error).message}`);
+      // Nothing changed (istiod resends everything on each push): what serves was already validated.
+      let unchanged = next.size === st.resources.size;
+      if (unchanged) for (const [n, e] of next) if (st.resources.get(n) !== e) unchanged = false;
+      if (!unchanged) {
+        const candidate = new Map(this.#types);
+        candidate.set(st.typeUrl, { ...st, resources: next });
+        try {
+          errors.push(...this.#opts.validate(this.#view(candidate, true, version)));
+        } catch (e) {
+          errors.push(`validation failed: ${(e as Error).message}`);
+        }
       }
     }
     if (errors.length > 0 || !next) {

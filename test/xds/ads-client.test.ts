@@ -110,6 +110,8 @@ function assertComplete(set: ResourceSet): string[] {
 }
 
 interface Harness {
+  /** How many times `validate` ran. */
+  validations: { count: number };
   server: FakeAdsServer;
   client: AdsClient;
   applied: ResourceSet[];
@@ -132,11 +134,15 @@ async function setup(
   const applied: ResourceSet[] = [];
   const incomplete: string[] = [];
   const ev = new EventEmitter();
+  const validations = { count: 0 };
   const client = new AdsClient({
     target: server.target,
     node: NODE,
     apiType: opts.apiType ?? 'GRPC',
-    validate,
+    validate: (set) => {
+      validations.count++;
+      return validate(set);
+    },
     apply: (s) => {
       applied.push(s);
       incomplete.push(...assertComplete(s));
@@ -163,7 +169,7 @@ async function setup(
       ev.on('apply', on);
     });
   };
-  return { server, client, applied, incomplete, waitForApply };
+  return { validations, server, client, applied, incomplete, waitForApply };
 }
 
 const names = (rs: readonly Resource[], key = 'name'): string[] => rs.map((r) => String(r[key])).sort();
@@ -394,8 +400,10 @@ t.test('stale nonces and duplicate responses are harmless; each response answere
   const v = h.server.versionOf(L);
   const n1 = h.server.sendRaw({ type_url: L, version_info: v, resources: [anyL] });
   const n2 = h.server.sendRaw({ type_url: L, version_info: v, resources: [anyL] });
+  const validationsBefore = h.validations.count;
   const a1 = await h.server.waitForReply(n1);
   const a2 = await h.server.waitForReply(n2);
+  t.equal(h.validations.count, validationsBefore, 'an unchanged resend is not validated (or decoded) again');
   t.equal(a1.version_info, v);
   t.equal(a2.version_info, v);
   t.notOk(a1.error_detail || a2.error_detail);
