@@ -5,15 +5,24 @@
 
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { compileRouteConfiguration, type RouteEntry, type RouteTable } from '../../src/route/route-table';
 import type { FractionalRuntime } from '../../src/route/types';
 import { req, TestHeaders } from './request';
 
-const DIR = join(__dirname, '..', '..', '..', 'shared', 'conformance', 'envoy-router-check');
-const DIR_ALT = '/work/shared/conformance/envoy-router-check';
-const dir = existsSync(DIR) ? DIR : existsSync(DIR_ALT) ? DIR_ALT : null;
+/** The repository root (the first parent holding package.json), from test/route or dist/test/route. */
+function repoRoot(): string {
+  let d = __dirname;
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d);
+    if (up === d) return __dirname;
+    d = up;
+  }
+  return d;
+}
+const DIR = join(repoRoot(), '..', 'shared', 'conformance', 'envoy-router-check');
+const dir = existsSync(DIR) ? DIR : null;
 
 if (dir === null) {
   if (process.env.CI === 'true') t.fail(`conformance folder missing: ${DIR}`);
