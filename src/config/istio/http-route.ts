@@ -80,7 +80,18 @@ export function clusterName(port: number, subset: string, host: string): string 
 export function buildHttpRoutes(ctx: RouteContext, vs: IstioConfig, listenPort: number): Resource[] {
   const p = ctx.problems;
   const out: Resource[] = [];
-  const pick = pickMetadata(ctx, vs);
+  // Annotations are checked even when no route is weighted; a default sticky mode only matters
+  // (and only needs a key) where there is a weighted route.
+  let pickDone = false;
+  let pickValue: PickMeta | undefined;
+  const pick = (): PickMeta | undefined => {
+    if (!pickDone) {
+      pickDone = true;
+      pickValue = pickMetadata(ctx, vs);
+    }
+    return pickValue;
+  };
+  if (vs.annotations[ANNOTATION_PICK_MODE] !== undefined || vs.annotations[ANNOTATION_STICKY_KEY] !== undefined) pick();
   const http = asArray(p, vs, 'spec.http', vs.spec.http);
   // Routes after a catch-all can never match and are not emitted, but they are still validated
   // (Istio's webhook checks every http entry).
@@ -149,7 +160,9 @@ function pickMetadata(ctx: RouteContext, vs: IstioConfig): PickMeta | undefined 
   if (mode === undefined) return undefined;
   if (mode === 'sticky') {
     if (!key) {
-      p.error(vs, path, `sticky needs a key: add annotation ${ANNOTATION_STICKY_KEY}: cookie:<name> or header:<name>`);
+      if (rawMode === undefined) {
+        p.error(vs, 'metadata.annotations', `the default pick mode is sticky but no key is set: add annotation ${ANNOTATION_STICKY_KEY}: cookie:<name> or header:<name>, or a default sticky key`);
+      } else p.error(vs, path, `sticky needs a key: add annotation ${ANNOTATION_STICKY_KEY}: cookie:<name> or header:<name>`);
       return undefined;
     }
     return { pick_mode: mode, sticky_key: key };
@@ -165,7 +178,7 @@ function translateRoute(
   match: unknown,
   matchPath: string,
   listenPort: number,
-  pick: PickMeta | undefined,
+  pick: () => PickMeta | undefined,
 ): Resource | undefined {
   const p = ctx.problems;
   if (match !== undefined && !isObj(match)) {
@@ -497,7 +510,7 @@ function applyRouteDestination(
   out: Resource,
   authorityIn: string,
   listenPort: number,
-  pick: PickMeta | undefined,
+  pick: () => PickMeta | undefined,
 ): string | undefined {
   const p = ctx.problems;
   let authority = authorityIn;
@@ -605,7 +618,8 @@ function applyRouteDestination(
       if (hp) hashPolicies.push(hp);
     });
     action.weighted_clusters = { clusters };
-    if (pick) (out.metadata as { filter_metadata: Obj }).filter_metadata.weir = { ...pick };
+    const pm = pick();
+    if (pm) (out.metadata as { filter_metadata: Obj }).filter_metadata.weir = { ...pm };
   }
   if (hashPolicies.length > 0) action.hash_policy = hashPolicies;
 

@@ -161,3 +161,13 @@ t.test('errors from several files name their own file', async (t) => {
   );
   t.match(r.errors?.[0] ?? '', /^b\/vs\.yaml: document 2 \(VirtualService reviews\): spec\.http\[0\]\.route\[0\]\.destination\.subset:/);
 });
+
+t.test('a default sticky mode needs a key only where a route is weighted', async (t) => {
+  const single = `${SE}---\n${DR}---\n${VS(`  - route:\n    - destination: {host: reviews, subset: v1}\n`)}`;
+  t.equal(translateIstio([{ file: 'a.yaml', text: single }], { defaultPickMode: 'sticky' }).errors, undefined);
+  const weighted = `${SE}---\n${DR}---\n${VS(`  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 50\n    - destination: {host: reviews, subset: v2}\n      weight: 50\n`)}`;
+  const r = translateIstio([{ file: 'a.yaml', text: weighted }], { defaultPickMode: 'sticky' });
+  t.match(r.errors?.join('\n') ?? '', /a\.yaml: document 3 \(VirtualService reviews\): metadata\.annotations: the default pick mode is sticky but no key is set/);
+  const keyed = translateIstio([{ file: 'a.yaml', text: weighted }], { defaultPickMode: 'sticky', defaultStickyKey: { header: 'x-user' } });
+  t.equal(keyed.errors, undefined);
+});
