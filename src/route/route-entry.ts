@@ -1289,7 +1289,9 @@ function readPickMode(r: ConfigReader, raw: unknown, path: string, p: RouteEntry
   if (mode === 'sticky' && p.stickyKey === null) {
     r.error(
       explicit ? join(mdPath, 'pick_mode') : mdPath,
-      'pick_mode sticky needs sticky_key: {cookie: <name>} or {header: <name>}',
+      explicit
+        ? 'pick_mode sticky needs sticky_key: {cookie: <name>} or {header: <name>}'
+        : 'the default pick mode is sticky, which needs sticky_key: {cookie: <name>} or {header: <name>} here (or pick_mode: random)',
     );
     return;
   }

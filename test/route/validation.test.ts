@@ -94,6 +94,13 @@ const cases: { name: string; input: unknown; error?: RegExp; output?: true }[] =
   { name: 'unknown fields are ignored', input: vh([{ match: { prefix: '/', whatever: 1 }, route: { cluster: 'c', future_field: true }, decorator: { operation: 'x' } }]), output: true },
 ];
 
+t.test('a sticky default needs a key on every weighted route', async (t) => {
+  const res = compileRouteConfiguration(wc([{ name: 'a', weight: 1 }]), { defaultPickMode: 'sticky' });
+  t.match(res.errors?.[0] ?? '', /^virtual_hosts\[0\]\.routes\[0\]\.metadata\.filter_metadata\.weir: the default pick mode is sticky/);
+  const ok = compileRouteConfiguration(vh([{ match: { prefix: '/' }, route: { cluster: 'c' } }]), { defaultPickMode: 'sticky' });
+  t.same(ok.errors, undefined, 'routes without weighted_clusters are unaffected');
+});
+
 for (const c of cases) {
   t.test(c.name, async (t) => {
     const res = compileRouteConfiguration(c.input);
