@@ -123,6 +123,15 @@ try {
   loadBootstrap = undefined;
 }
 
+type CompileSnapshot = (set: unknown) => { value?: { listeners: readonly { name: string; port: number }[]; warmingListeners: readonly string[] }; errors?: string[] };
+let compileSnapshot: CompileSnapshot | undefined;
+try {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  compileSnapshot = (require('../../../src/proxy/snapshot') as { compileSnapshot: CompileSnapshot }).compileSnapshot;
+} catch {
+  compileSnapshot = undefined;
+}
+
 const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
 
 t.test('every example has expectations here', async (t) => {
@@ -152,6 +161,13 @@ for (const file of files) {
       t.ok(a.endpoints.flatMap((l: Any) => l.lb_endpoints).length > 0, `${a.cluster_name} has endpoints`);
     }
 
+    if (compileSnapshot && compileRouteConfiguration) {
+      // The data path compiles the whole set: RDS names resolve, EDS clusters find their endpoints.
+      const snap = compileSnapshot(set);
+      t.equal(snap.errors, undefined, snap.errors?.join('\n') ?? 'snapshot compiles');
+      t.same(snap.value?.warmingListeners, [], 'no listener waits for a missing route config');
+      t.same(snap.value?.listeners.map((l) => l.name).sort(), set.listeners.map((l: Resource) => l.name).sort());
+    }
     if (!compileRouteConfiguration) {
       t.comment('src/route/route-table.ts not available yet: routing expectations not run');
       return;
