@@ -205,7 +205,8 @@ function translateRoute(
   const out: Resource = {};
   if (name) out.name = name;
   out.match = translateRouteMatch(p, vs, match, matchPath);
-  const meta: Obj = { istio: { config: `/apis/networking.istio.io/v1/namespaces/${vs.namespace}/virtual-service/${vs.name}` } };
+  // istiod util.BuildConfigInfoMetadata: which config produced this route.
+  const meta: Obj = { istio: { config: `/apis/${vs.apiVersion}/namespaces/${vs.namespace}/virtual-service/${vs.name}` } };
   out.metadata = { filter_metadata: meta };
 
   let authority = '';

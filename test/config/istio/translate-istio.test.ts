@@ -449,3 +449,31 @@ t.test('VirtualService hosts that are no service: on the ports of its services, 
   t.equal(ext.routes[0].route.cluster, C('v3'));
   t.equal(vhost(mixed, '9080', 'reviews.default.svc.cluster.local:9080').routes[0].route.cluster, C('v3'));
 });
+
+t.test('kubectl List documents and snake_case field spellings are read too', async (t) => {
+  const list = `apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: ServiceEntry
+  metadata: {name: echo}
+  spec:
+    hosts: [echo.default.svc.cluster.local]
+    ports: [{number: 8000, name: http, protocol: HTTP}]
+    resolution: STATIC
+    endpoints: [{address: 127.0.0.1, ports: {http: 18001}, labels: {version: v1}}]
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: echo}
+  spec:
+    hosts: [echo]
+    http:
+    - match: [{uri: {prefix: /x}, ignore_uri_case: true}]
+      direct_response: {status: 204}
+`;
+  const v = translate(list);
+  const r = vhost(v, '8000', 'echo.default.svc.cluster.local:8000').routes;
+  t.same(r[0].match, { prefix: '/x', case_sensitive: false });
+  t.same(r[0].direct_response, { status: 204 });
+  t.equal(r[0].metadata.filter_metadata.istio.config, '/apis/networking.istio.io/v1/namespaces/default/virtual-service/echo');
+});
