@@ -246,6 +246,10 @@ t.test('NACK: previous version + nonce + error_detail with the path-prefixed rea
   const nack2 = await h.server.waitForReply(nonce);
   t.match(nack2.error_detail?.message, /resources\[0\] \(Listener\): cannot decode/);
   t.equal(nack2.version_info, h.server.versionOf(L));
+  // A type weir never asked for is NACKed, not ignored (every response is answered).
+  const nonce3 = h.server.sendRaw({ type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', version_info: '1' });
+  const nack3 = await h.server.waitForReply(nonce3);
+  t.match(nack3.error_detail?.message, /unsupported type/);
 });
 
 t.test('named subscriptions follow references and unsubscribe what nothing references', async (t) => {
