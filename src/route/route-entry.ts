@@ -680,6 +680,45 @@ export class RouteEntry {
     }
   }
 
+  /**
+   * A config-dump view (the entry links back to its virtual host, so JSON.stringify needs this):
+   * what was compiled, including weir's pick mode.
+   */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      kind: this.kind,
+      match:
+        this.pathKind === PATH_NONE
+          ? { ssl_redirect: true }
+          : {
+              [this.pathSpecifier]: this.pathKind === PATH_REGEX ? (this.pathRegex as RegexMatcher).pattern : this.pathValue,
+              ...(this.pathKind === PATH_REGEX ? { strategy: (this.pathRegex as RegexMatcher).strategy } : {}),
+              ...(this.caseSensitive ? {} : { case_sensitive: false }),
+              ...(this.headerMatchers.length ? { headers: this.headerMatchers.map((h) => h.describe()) } : {}),
+              ...(this.queryParameterMatchers.length ? { query_parameters: this.queryParameterMatchers.map((q) => q.describe()) } : {}),
+              ...(this.runtimeKey !== null
+                ? { runtime_fraction: { runtime_key: this.runtimeKey, numerator: this.runtimeNumerator, denominator: this.runtimeDenominator } }
+                : {}),
+              ...(this.grpc ? { grpc: true } : {}),
+            },
+      cluster: this.clusterName ?? undefined,
+      cluster_header: this.clusterHeader ?? undefined,
+      weighted_clusters: this.weightedClusters?.map((c) => ({ name: c.name || undefined, cluster_header: c.clusterHeader || undefined, weight: c.weight })),
+      pick_mode: this.pickMode ?? undefined,
+      sticky_key: this.stickyKey ?? undefined,
+      header_name: this.randomValueHeader ?? undefined,
+      prefix_rewrite: this.prefixRewrite ?? undefined,
+      regex_rewrite: this.regexRewrite === null ? undefined : { pattern: this.regexRewrite.pattern, substitution: this.regexRewrite.substitution },
+      host_rewrite_literal: this.hostRewriteLiteral ?? undefined,
+      auto_host_rewrite: this.autoHostRewrite || undefined,
+      timeout_ms: this.kind === 'route' ? this.timeoutMs : undefined,
+      retry_policy: this.retryPolicy ?? undefined,
+      redirect: this.redirect === null ? undefined : { code: this.redirectCode },
+      direct_response: this.directResponse ?? undefined,
+    };
+  }
+
   /** VirtualHost.virtual_clusters: the first whose headers all match; 'other' when none does; undefined when none are configured. */
   virtualClusterName(req: RequestView): string | undefined {
     return this.virtualHost.virtualClusterName(req);

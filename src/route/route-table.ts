@@ -141,6 +141,11 @@ export class RouteTable {
     return this.common.internalOnlyHeaders;
   }
 
+  /** Config-dump view. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, virtual_hosts: this.virtualHosts.map((v) => v.toJSON()) };
+  }
+
   /** RouteMatcher::findVirtualHost. */
   findVirtualHost(authority: string): VirtualHost | null {
     if (this.#onlyDefault) return this.#default;

@@ -167,6 +167,17 @@ export class VirtualHost {
     return !(internal !== undefined && internal[0] === 'true');
   }
 
+  /** Config-dump view. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      domains: this.domains,
+      require_tls: this.requireTls === 'NONE' ? undefined : this.requireTls,
+      routes: this.routes.map((r) => r.toJSON()),
+      virtual_clusters: this.virtualClusters.length ? this.virtualClusters.map((v) => v.name) : undefined,
+    };
+  }
+
   virtualClusterName(req: RequestView): string | undefined {
     const vcs = this.virtualClusters;
     if (vcs.length === 0) return undefined;

@@ -592,3 +592,40 @@ t.test('route-configuration-level fields carried for the data path', async (t) =
   t.same(table.internalOnlyHeaders, ['x-lyft-user-id']);
   t.equal(table.route(req()), null, 'no virtual hosts: nothing routes');
 });
+
+t.test('explain: pick sources; config dump', async (t) => {
+  const weighted = { weighted_clusters: { header_name: 'x-pick', clusters: [{ name: 'v1', weight: 1 }, { name: 'v2', weight: 1 }] } };
+  const table = compile({
+    virtual_hosts: [
+      {
+        name: 'v',
+        domains: ['*'],
+        routes: [
+          { match: { prefix: '/s' }, route: weighted, metadata: { filter_metadata: { weir: { pick_mode: 'sticky', sticky_key: { header: 'x-user' } } } } },
+          { match: { prefix: '/m' }, route: weighted, metadata: { filter_metadata: { weir: { pick_mode: 'smooth' } } } },
+          { match: { safe_regex: { regex: '/r.*' } }, route: weighted },
+        ],
+      },
+    ],
+  });
+  const sticky = table.explain(req({ path: '/s', headers: [['x-user', 'alice']] }));
+  t.match(sticky.pick, { mode: 'sticky', source: 'sticky_key', key: 'alice', total: 2 });
+  t.equal(sticky.pick?.cluster, table.route(req({ path: '/s', headers: [['x-user', 'alice']] }))!.selectCluster(req({ path: '/s', headers: [['x-user', 'alice']] })));
+  t.type(sticky.pick?.bucket, 'number');
+  const byHeader = table.explain(req({ path: '/r', random: 0, headers: [['x-pick', '3']] }));
+  t.match(byHeader.pick, { mode: 'random', source: 'header', value: 3, index: 1, interval: { begin: 1, end: 2 }, cluster: 'v2' });
+  t.match(byHeader.routes[2]!.conditions[0], { pass: true, condition: /safe_regex "\/r\.\*" \[prefix\]/ });
+  const smooth = table.explain(req({ path: '/m' }));
+  t.match(smooth.pick, { mode: 'smooth', source: 'smooth', index: -1 });
+
+  const dump = JSON.parse(JSON.stringify(table)) as { virtual_hosts: { routes: Record<string, unknown>[] }[] };
+  t.match(dump.virtual_hosts[0]!.routes[0], {
+    kind: 'route',
+    match: { prefix: '/s' },
+    pick_mode: 'sticky',
+    sticky_key: { header: 'x-user' },
+    weighted_clusters: [{ name: 'v1', weight: 1 }, { name: 'v2', weight: 1 }],
+    timeout_ms: 15000,
+  });
+  t.match(dump.virtual_hosts[0]!.routes[2], { match: { safe_regex: '/r.*', strategy: 'prefix' }, pick_mode: 'random' });
+});
