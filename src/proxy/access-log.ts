@@ -144,6 +144,17 @@ function render(segments: Segment[], e: AccessLogEntry): string {
   return s;
 }
 
+// Formatting a Date is the costliest part of a log line; consecutive requests share milliseconds.
+let lastMs = -1;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 function withoutPort(a: string): string {
   if (a.startsWith('[')) return a.slice(1, a.indexOf(']'));
   const i = a.lastIndexOf(':');
@@ -153,7 +164,7 @@ function withoutPort(a: string): string {
 function command(cmd: string, e: AccessLogEntry): string {
   switch (cmd) {
     case 'START_TIME':
-      return new Date(e.startTime).toISOString();
+      return isoTime(e.startTime);
     case 'PROTOCOL':
       return e.protocol;
     case 'RESPONSE_CODE':

@@ -199,6 +199,9 @@ export class Stream implements AccessLogEntry {
     this.idleTimeoutMs = entry.idleTimeoutMs ?? 0;
     const rp = entry.retryPolicy;
     if (rp !== null && rp.numRetries > 0 && !this.hasBody) this.retry = compiledRetry(rp);
+    // x-envoy-expected-rq-timeout-ms: what the upstream may assume it has (per-try, else global).
+    const expected = this.retry !== null && this.retry.perTryTimeoutMs > 0 ? this.retry.perTryTimeoutMs : this.timeoutMs;
+    if (expected > 0) this.headers!.push('x-envoy-expected-rq-timeout-ms', String(expected));
     this.attempt();
   }
 

@@ -83,6 +83,35 @@ t.test('100 MiB upload and download with bounded RSS growth', async (t) => {
   // of Buffers at once. Live Buffer memory after a gc (arrayBuffers) is the sharp measure; RSS also
   // counts freed-but-not-returned malloc memory, so its bound is looser.
   const buffers = peakBuffers / (1024 * 1024);
-  t.ok(buffers < 40, `peak live Buffer memory ${buffers.toFixed(1)} MiB`);
+  t.ok(buffers < 50, `peak live Buffer memory ${buffers.toFixed(1)} MiB`);
   t.ok(growth < 80, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+t.test('a client aborting a large download mid-body does not disturb the proxy', async (t) => {
+  const bulk = await startBulk();
+  t.teardown(() => bulk.close());
+  const { port, proxy, log } = await setupProxy(t, routeConfig([{ match: { prefix: '/' }, route: { cluster: 'bulk' } }]), [staticCluster('bulk', [bulk.port])]);
+  await new Promise<void>((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/bytes/' + SIZE, agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => undefined);
+    req.end();
+  });
+  await log.waitFor(1);
+  t.match(log.lines[0], /" 200 DC /);
+  t.equal(proxy.inflight, 0);
+  const small = await new Promise<number>((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, path: '/bytes/1000', agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.on('end', () => resolve(n));
+    })
+      .on('error', reject)
+      .end();
+  });
+  t.equal(small, 1000, 'still serving');
 });
