@@ -7,7 +7,8 @@ import { ConfigError, UsageError } from '../errors';
 import { loadIstioFiles, toStaticBootstrap, translateIstio, type IstioOptions, type PickMode } from '../config/istio';
 
 export const TRANSLATE_USAGE = `usage: weir translate <file-or-dir>... [--format yaml|json] [--bootstrap]
-                      [--listen <address>[:<port>] | <port>] [--namespace <ns>] [--pick-mode random|smooth|sticky]
+                      [--listen <address>[:<port>] | <port>] [--namespace <ns>]
+                      [--pick-mode random|smooth|sticky] [--sticky-key cookie:<name>|header:<name>]
 
 Translates Istio VirtualService, DestinationRule, ServiceEntry and WorkloadEntry YAML into the
 Envoy v3 resources istiod produces (listeners, routes, clusters, endpoints).
@@ -16,7 +17,9 @@ Envoy v3 resources istiod produces (listeners, routes, clusters, endpoints).
   --listen      where weir listens: an address (one listener per service port), or address:port /
                 port (one listener routing every service by Host). Default 127.0.0.1.
   --namespace   namespace of documents without one, and of the proxy (default "default")
-  --pick-mode   weir extension: default pick mode of weighted routes`;
+  --pick-mode   weir extension: default pick mode of weighted routes (VirtualService annotation
+                weir.io/pick-mode overrides it)
+  --sticky-key  key of the sticky pick mode when the VirtualService names none`;
 
 /** Parses `--listen`: `127.0.0.1`, `127.0.0.1:15001`, `15001`, `[::1]:15001`. */
 export function parseListen(v: string): { address: string; port?: number } {
@@ -83,6 +86,12 @@ export function parseTranslateArgs(argv: readonly string[]): TranslateArgs {
         out.options.defaultPickMode = m as PickMode;
         break;
       }
+      case '--sticky-key': {
+        const k = /^(cookie|header):(.+)$/.exec(value());
+        if (!k) throw new UsageError('--sticky-key must be cookie:<name> or header:<name>');
+        out.options.defaultStickyKey = k[1] === 'cookie' ? { cookie: k[2] as string } : { header: (k[2] as string).toLowerCase() };
+        break;
+      }
       case '-h':
       case '--help':
         throw new UsageError(TRANSLATE_USAGE);
@@ -112,8 +121,12 @@ export async function main(argv: string[], io: TranslateIo = PROCESS_IO): Promis
     args = parseTranslateArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        io.stdout(e.message + '\n');
+        return 0;
+      }
       io.stderr(e.message + '\n');
-      return argv.includes('--help') || argv.includes('-h') ? 0 : 2;
+      return 2;
     }
     throw e;
   }

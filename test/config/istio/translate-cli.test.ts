@@ -81,6 +81,9 @@ t.test('invalid config: exit 1, every error on stderr with file and path; usage 
   t.equal((await run([])).code, 2);
   t.equal((await run([BOOKINFO, '--format', 'xml'])).code, 2);
   t.equal((await run([BOOKINFO, '--bogus'])).code, 2);
+  const help = await run(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.out, /^usage: weir translate/);
 });
 
 t.test('a directory reads its YAML files; notes go to stderr', async (t) => {
@@ -93,6 +96,16 @@ t.test('a directory reads its YAML files; notes go to stderr', async (t) => {
   t.equal(r.code, 0, r.err);
   t.match(r.err, /note: .*a\.yaml: document 1 \(Deployment d\): apps\/v1 Deployment ignored/);
   t.same(JSON.parse(r.out).clusters.map((c: Any) => c.name), ['outbound|80||s.example.com']);
+});
+
+t.test('--pick-mode and --sticky-key set the default of weighted routes', async (t) => {
+  const r = await run([BOOKINFO, '--format', 'json', '--pick-mode', 'sticky', '--sticky-key', 'cookie:session']);
+  t.equal(r.code, 0, r.err);
+  const route = JSON.parse(r.out).routes[0].virtual_hosts[0].routes[0];
+  t.same(route.metadata.filter_metadata.weir, { pick_mode: 'sticky', sticky_key: { cookie: 'session' } });
+  const noKey = await run([BOOKINFO, '--pick-mode', 'sticky']);
+  t.equal(noKey.code, 1);
+  t.match(noKey.err, /the default pick mode is sticky but no key is set/);
 });
 
 t.test('parseListen', async (t) => {
