@@ -235,3 +235,17 @@ t.test('a VirtualService using every translated feature compiles with the route 
   const last = request({ host: 'reviews', path: '/other', cluster: '' });
   t.equal(table.value.route(last)?.selectCluster(last), C(9080, 'v2', 'reviews'));
 });
+
+t.test('one listen port: Host with weir\'s own port still reaches the service (ignore_port_in_host_matching)', async (t) => {
+  const text = readFileSync(join(EXAMPLES, 'bookinfo-reviews.yaml'), 'utf8');
+  const r = translateIstio([{ file: 'bookinfo-reviews.yaml', text }], { listen: { address: '127.0.0.1', port: 15001 } });
+  t.equal(r.errors, undefined, r.errors?.join('\n') ?? 'no errors');
+  if (!r.value || !compileRouteConfiguration) return;
+  const table = compileRouteConfiguration(r.value.resources.routeConfigurations[0], {});
+  for (const host of ['reviews:15001', 'REVIEWS', 'reviews.default:9080']) {
+    const req = request({ host, cluster: '' });
+    t.equal(table.value?.route(req)?.selectCluster(req), C(9080, 'v2', 'reviews'), host);
+  }
+  const other = request({ host: 'ratings', cluster: '' });
+  t.equal(table.value?.route(other), null, 'unknown hosts get no route (Envoy answers 404 NR)');
+});
