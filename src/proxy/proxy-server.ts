@@ -70,7 +70,15 @@ function listenerKey(l: ListenerConfig): string {
 function onRequest(this: RuntimeServer, req: IncomingMessage, res: ServerResponse): void {
   const lr = this[kRuntime];
   lr.core.inflight++;
-  new Stream(lr, req, res).run();
+  const stream = new Stream(lr, req, res);
+  // A safety net, not control flow: nothing in run() throws by design, but a bug there must cost
+  // one request (500, logged), never the process.
+  try {
+    stream.run();
+  } catch (e) {
+    lr.core.log.error('request failed inside the proxy', { error: (e as Error).stack });
+    if (!stream.done) stream.localReply(500, '', 0, 'internal_error');
+  }
 }
 
 function onClientError(this: RuntimeServer, err: Error & { code?: string }, socket: Socket): void {
@@ -287,7 +295,12 @@ export class ProxyServer {
     server.on('clientError', onClientError);
     const tunnels = this.#tunnels;
     server.on('upgrade', function (this: RuntimeServer, req: IncomingMessage, socket: Socket, head: Buffer) {
-      new UpgradeTunnel(this[kRuntime], req, socket).run(head, tunnels);
+      try {
+        new UpgradeTunnel(this[kRuntime], req, socket).run(head, tunnels);
+      } catch (e) {
+        this[kRuntime].core.log.error('upgrade failed inside the proxy', { error: (e as Error).stack });
+        socket.destroy();
+      }
     });
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
