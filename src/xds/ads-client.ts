@@ -58,6 +58,15 @@ export interface ResourceEntry {
   notes: readonly string[];
 }
 
+/** The last response of a type that was NACKed (Envoy's config dump `error_state`). */
+export interface RejectedUpdate {
+  versionInfo: string;
+  details: string;
+  lastUpdateAttempt: Date;
+  /** The decoded resources of the rejected response, by name (those that decoded). */
+  resources: Map<string, Resource>;
+}
+
 export interface TypeStateView {
   versionInfo: string;
   lastUpdated: Date | null;
@@ -68,6 +77,8 @@ export interface TypeStateView {
   subscribed: string[];
   /** Names treated as absent (does-not-exist / initial fetch timeout / Delta removal). */
   absent: string[];
+  /** Cleared by the next accepted response of the type. */
+  lastRejected: RejectedUpdate | null;
 }
 
 export interface AdsState {
@@ -75,6 +86,8 @@ export interface AdsState {
   connected: boolean;
   /** Consecutive failed streams since the last good response (drives the backoff). */
   reconnectAttempts: number;
+  /** What the last apply served, by name: a listener/cluster in perType but not here (or another version) is warming. */
+  served: { listeners: Map<string, Resource>; clusters: Map<string, Resource> };
 }
 
 /** Envoy's order of subscription on a new ADS stream: CDS, EDS, LDS, RDS. */
@@ -138,6 +151,7 @@ interface TypeState {
   timers: Map<string, NodeJS.Timeout>;
   /** A response was accepted, or the initial fetch timed out (wildcard types: initialization). */
   responded: boolean;
+  lastRejected: RejectedUpdate | null;
 }
 
 /** One decoded resource of a response; `same` when its bytes equal what we already hold. */
@@ -210,6 +224,7 @@ export class AdsClient {
         absent: new Set(),
         timers: new Map(),
         responded: false,
+        lastRejected: null,
       });
     }
   }
@@ -240,9 +255,15 @@ export class AdsClient {
         resources: new Map(st.resources),
         subscribed: [...st.subscribed].sort(),
         absent: [...st.absent].sort(),
+        lastRejected: st.lastRejected,
       };
     }
-    return { perType, connected: this.#connected, reconnectAttempts: this.#attempt };
+    return {
+      perType,
+      connected: this.#connected,
+      reconnectAttempts: this.#attempt,
+      served: { listeners: new Map(this.#served.listeners), clusters: new Map(this.#served.clusters) },
+    };
   }
 
   // ------------------------------------------------------------------ stream lifecycle
@@ -573,6 +594,12 @@ export class AdsClient {
       }
     }
     if (errors.length > 0 || !next) {
+      st.lastRejected = {
+        versionInfo: version,
+        details: errors.join('\n'),
+        lastUpdateAttempt: now,
+        resources: new Map(updates.map((u) => [u.name, u.resource])),
+      };
       this.#nack(st, nonce, errors);
       this.events.emit('response', { typeUrl: st.typeUrl, nonce, versionInfo: version, accepted: false, errors });
       return;
@@ -580,6 +607,7 @@ export class AdsClient {
     st.resources = next;
     st.versionInfo = version;
     st.lastError = null;
+    st.lastRejected = null;
     st.lastUpdated = now;
     st.responded = true;
     for (const u of updates) {
