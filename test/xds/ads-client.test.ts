@@ -537,3 +537,19 @@ t.test('a unix socket target (istio-agent serves xDS on ./etc/istio/proxy/XDS)',
   const set = await h.waitForApply((s) => s.listeners.length === 1);
   t.same(names(set.clusters), ['c1', 'c2']);
 });
+
+t.test('Delta: a route config removed by the server is absent (served empty), and comes back when re-sent', async (t) => {
+  const h = await setup(t, { apiType: 'DELTA_GRPC' });
+  h.client.start();
+  await h.waitForApply((s) => s.listeners.length === 1 && s.routeConfigurations.length === 1);
+  h.server.remove(R, ['r1']);
+  const rm = await h.server.waitForResponse((r) => r.type_url === R && r.removed.includes('r1'));
+  t.same(rm.removed, ['r1']);
+  const set = await h.waitForApply((s) => s.routeConfigurations.length === 1 && s.routeConfigurations[0]!.virtual_hosts === undefined);
+  t.same(set.routeConfigurations, [{ name: 'r1' }], 'listener l1 keeps serving with an empty route config (404s)');
+  t.same(h.client.state().perType[R]!.absent, ['r1']);
+  h.server.upsert(R, [route('r1', { c1: 3 })]);
+  const back = await h.waitForApply((s) => JSON.stringify(s.routeConfigurations).includes('"weight":3'));
+  t.same(weightsOf(back, 'r1'), [3]);
+  t.same(h.incomplete, []);
+});
