@@ -6,6 +6,20 @@
 //     prefix wildcards (`foo.*`) grouped by length, longest first, then `*`; a wildcard matches
 //     only a strictly longer host; duplicate domains are an error naming both virtual hosts;
 //   - per route, one matcher chosen by path specifier, regexes compiled, weighted pickers built.
+//
+// Decisions where Envoy's behaviour had to be chosen or could not be copied (see the tests):
+//   - separately sent header values: a matcher matches when any value does; invert_match negates
+//     that (an inverted matcher matches when no value does); `matchHeadersIndividually: false`
+//     joins them with ',' first (Envoy <= 1.38);
+//   - require_tls reads x-forwarded-proto, falling back to :scheme (Envoy returns no route when
+//     x-forwarded-proto is missing; the data path always has a scheme);
+//   - a plain Runtime's integer under runtime_fraction.runtime_key is a percentage (Envoy's
+//     RuntimeFractionalPercent rule); a FractionalRuntime decides itself (router_check's mock);
+//   - sticky pick mode without the key in the request uses the random value (as random mode);
+//   - unknown fields are ignored (Envoy rejects them); fields weir cannot honour (CONNECT matchers,
+//     uri templates, cluster specifier plugins, VHDS, filter_state/CEL matchers, file bodies) are
+//     rejected with a path; runtime_key_prefix, total_weight and use_hash_policy are ignored;
+//   - header-value formatters weir cannot compute (e.g. %START_TIME%) stay literal.
 
 import type { RequestView, Runtime, Validated } from './types';
 import { NO_RUNTIME } from './types';
