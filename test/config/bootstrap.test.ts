@@ -283,10 +283,9 @@ t.test('snapshot compiler errors are located in the bootstrap', async (t) => {
   t.equal(locateSnapshotError('something odd', listeners, clusters), 'static_resources: something odd');
 });
 
-// The route errors come from the snapshot compiler (src/proxy/snapshot.ts); with it built in,
-// they carry the file and the bootstrap path too.
-const hasCompiler = fs.existsSync(path.join(__dirname, '..', '..', 'src', 'proxy', 'snapshot.js')) || fs.existsSync(path.join(__dirname, '..', '..', 'src', 'proxy', 'snapshot.ts'));
-t.test('route errors carry file and bootstrap path', { skip: hasCompiler ? false : 'src/proxy/snapshot not built yet' }, async (t) => {
+// The route errors come from the snapshot compiler (src/proxy/snapshot.ts); they carry the
+// file and the bootstrap path too.
+t.test('route errors carry file and bootstrap path', async (t) => {
   const text = GOOD.replace('route: { cluster: a }', 'route: { weighted_clusters: { clusters: [ { name: a, weight: 0 } ] } }');
   const r = loadBootstrap({ configPath: file('route.yaml', text) });
   t.ok(r.errors);
