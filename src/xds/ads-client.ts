@@ -19,6 +19,7 @@ import { TYPE_URL, type Resource, type ResourceSet } from '../config/resources';
 import { field, isObject } from '../util/proto-json';
 import { decodeMessage, decodeResource, encodeMessage, typeNameOf, type AnyMessage } from './resource-codec';
 import { loadProtos } from './protos';
+import { XdsError } from '../errors';
 
 export interface Logger {
   info(msg: string): void;
@@ -188,6 +189,8 @@ export class AdsClient {
   #client: grpc.Client | null = null;
   #stream: Stream | null = null;
   #nodeSent = false;
+  /** The node, encoded once (a bad node is a constructor error, not a crash on connect). */
+  readonly #node: Record<string, unknown>;
   /** The nonce last ACKed or NACKed (guards the every-response-answered-once rule). */
   #lastAnswered = '';
   #connected = false;
@@ -211,6 +214,11 @@ export class AdsClient {
     this.#delta = opts.apiType === 'DELTA_GRPC';
     this.#fetchTimeoutMs = opts.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS;
     this.#backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    try {
+      this.#node = encodeMessage('envoy.config.core.v3.Node', opts.node);
+    } catch (e) {
+      throw new XdsError(`node: ${(e as Error).message}`);
+    }
     for (const t of TYPE_ORDER) {
       this.#types.set(t, {
         typeUrl: t,
@@ -353,7 +361,7 @@ export class AdsClient {
     const s = this.#stream;
     if (!s) return;
     if (!this.#nodeSent) {
-      req.node = encodeMessage('envoy.config.core.v3.Node', this.#opts.node);
+      req.node = this.#node;
       this.#nodeSent = true;
     }
     s.write(req);

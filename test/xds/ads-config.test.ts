@@ -75,3 +75,11 @@ t.test('reconnectDelayMs: exponential, capped, jittered within [ceiling/2, ceili
   t.equal(reconnectDelayMs(10, b, 1), 30_000);
   t.equal(reconnectDelayMs(1000, b, 0), 15_000);
 });
+
+t.test('AdsClient: a node with an unknown field is a constructor error (XdsError), not a crash on connect', async (t) => {
+  const { AdsClient } = await import('../../src/xds/ads-client');
+  t.throws(
+    () => new AdsClient({ target: '127.0.0.1:1', node: { id: 'n', no_such: 1 }, apiType: 'GRPC', validate: () => [], apply: () => {} }),
+    { code: 'WEIR_ERR_XDS', message: /node: no_such: unknown field/ },
+  );
+});
