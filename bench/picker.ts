@@ -214,7 +214,7 @@ function main(): void {
     );
     return;
   }
-  const pad = (s: string, w: number): string => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
+  const pad = (s: string, w: number): string => (s.length >= w - 1 ? ' ' + s : ' '.repeat(w - s.length) + s);
   const out: string[] = [];
   out.push(`weir picker bench: node ${process.version}, BENCH_ITERS=${ITERS}, min of ${ROUNDS} interleaved rounds, CPU ns/pick (heap bytes/pick)`);
   out.push('case'.padEnd(30) + SIZES.map((n) => pad('n=' + n, 16)).join(''));
