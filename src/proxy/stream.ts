@@ -196,7 +196,9 @@ export class Stream implements AccessLogEntry {
     if (hp.length > 0) this.computeHash(hp);
     this.autoHostRewrite = entry.autoHostRewrite && (cluster.config.type === 'STRICT_DNS' || cluster.config.type === 'LOGICAL_DNS');
     this.timeoutMs = entry.timeoutMs;
-    this.idleTimeoutMs = entry.idleTimeoutMs ?? 0;
+    // Route idle_timeout overrides the HCM's stream_idle_timeout (Envoy); enforced on the upstream
+    // response body as undici's bodyTimeout (time between chunks).
+    this.idleTimeoutMs = entry.idleTimeoutMs ?? lr.hcm.streamIdleTimeoutMs;
     const rp = entry.retryPolicy;
     if (rp !== null && rp.numRetries > 0 && !this.hasBody) this.retry = compiledRetry(rp);
     // x-envoy-expected-rq-timeout-ms: what the upstream may assume it has (per-try, else global).

@@ -225,3 +225,17 @@ t.test('client going away mid-request is logged DC and frees the upstream reques
   t.equal(proxy.inflight, 0);
   t.equal(proxy.clusters.get('s')!.activeRequests, 0, 'upstream request released');
 });
+
+t.test('per_try_timeout retries, then 504 UT,URX', async (t) => {
+  const slow = await startSlow(3000);
+  t.teardown(() => slow.close());
+  const rc = routeConfig([{ match: { prefix: '/' }, route: { cluster: 's', timeout: '5s', retry_policy: { retry_on: '5xx', num_retries: 2, per_try_timeout: '0.1s' } } }]);
+  const { port, log } = await setupProxy(t, rc, [staticCluster('s', [slow.port])]);
+  const r = await get(port, '/pt');
+  t.equal(r.status, 504);
+  t.equal(r.body, 'upstream request timeout');
+  t.equal(slow.seen.length, 3, 'first try and two retries');
+  t.equal(slow.seen[0]!.headers['x-envoy-expected-rq-timeout-ms'], '100');
+  await log.waitFor(1);
+  t.match(lineFor(log.lines, '/pt'), /" 504 UT,URX /);
+});
