@@ -53,6 +53,10 @@ export class UpgradeTunnel {
     const upgradeType = (view.headerValues('upgrade')?.[0] ?? '').toLowerCase();
     const entry = lr.hcm.routeTable.route(view);
     if (entry === null) return this.reply(404, '', ResponseFlag.NR);
+    // Envoy checks the upgrade type before the route acts (a direct_response route still answers
+    // an unconfigured upgrade with 403 upgrade_failed). Route-level RouteAction.upgrade_configs are
+    // not read yet: the HCM list decides.
+    if (!lr.hcm.upgradeTypes.includes(upgradeType)) return this.reply(403, '', 0);
     if (entry.kind !== 'route') {
       const loc = entry.kind === 'redirect' ? entry.redirectLocation(view) : null;
       if (loc !== null) {
@@ -63,7 +67,6 @@ export class UpgradeTunnel {
       const d = entry.directResponse;
       return this.reply(d ? d.status : 200, d ? d.body : '', 0);
     }
-    if (!lr.hcm.upgradeTypes.includes(upgradeType)) return this.reply(403, '', 0);
     const clusterName = entry.selectCluster(view);
     const cluster = clusterName === undefined ? undefined : lr.clusters.get(clusterName);
     this.cluster = clusterName ?? null;
