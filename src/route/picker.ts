@@ -11,12 +11,14 @@
 //   interval [begin, begin + weight) holds `selected` wins; a weight of 0 is an empty interval, never
 //   picked. Instead of the walk, `compile` builds a bucket table over 0..total-1: bucket b covers
 //   [b << shift, (b + 1) << shift). When total <= 2^12 (every Istio split: weights sum to 100)
-//   shift is 0 and the table is a direct lookup. Otherwise there are 2^12..2^18 buckets (64 per
-//   destination up to 4096 destinations; Int16 slots, so at most 512 KiB); a bucket lying inside
+//   shift is 0 and the table is a direct lookup. Otherwise there are up to 2^12..2^18 buckets (2^6
+//   per destination rounded up to a power of two, up to 4096 destinations; Int16 slots up to 32767
+//   destinations, so at most 512 KiB); a bucket lying inside
 //   one interval stores the answer, a bucket that contains interval boundaries stores where to
 //   search, and the pick binary-searches the cumulative ends of the intervals touching that bucket.
-//   At most n-1 buckets hold a boundary, so a uniformly random value needs the search with
-//   probability < 1/64 (n <= 4096) and then over a handful of boundaries: O(1) expected, flat in n.
+//   At most n-1 buckets hold a boundary and at least half of the table is in use, so a uniformly
+//   random value needs the search with probability < 1/32 (n <= 4096) and then over a handful of
+//   boundaries: O(1) expected, flat in n (bench/RESULTS.md "## Picker").
 //   Worst case (a header_name value aimed at a bucket where many tiny weights are packed):
 //   O(log n), against Envoy's O(n).
 //   `v % total` for v < 2^32 is one uint32 division; larger values (header_name accepts any uint64
@@ -63,7 +65,7 @@
 //   deadlines, so EDF meets them all. One period (W = sum of weights / their gcd) is precomputed
 //   into a typed array, and a pick reads the next slot. If the period would exceed 2^20, the weights
 //   are first scaled to sum to ~2^20 (largest remainders; a positive weight keeps at least 1): the
-//   bound then holds for the scaled weights, which differ from the configured shares by < 2^-20 each.
+//   bound then holds for the scaled weights, whose shares differ from the configured ones by about 2^-20.
 import type { Validated } from './types';
 import { stableHash32, stableHashInt32, stableHashWord32 } from './stable-hash';
 
@@ -75,7 +77,7 @@ const MAX_TOTAL_WEIGHT = 4294967295;
 const TWO_POW_32 = 4294967296;
 /** total <= 2^LOOKUP_BITS: the bucket table is a direct lookup of every value. */
 const LOOKUP_BITS = 12;
-/** 2^6 buckets per destination: at most 1/64 of the values land in a bucket holding a boundary. */
+/** 2^6 buckets per destination: under 1/32 of the values land in a bucket holding a boundary. */
 const BUCKETS_PER_DESTINATION_BITS = 6;
 /** At most 2^18 buckets (512 KiB of Int16 slots), reached from 4096 destinations up. */
 const MAX_BUCKET_BITS = 18;
@@ -317,9 +319,19 @@ function buildStickyTable(weights: readonly number[], ids: readonly string[] | u
   const count = order.length;
   const seeds = new Int32Array(count);
   const weight = new Float64Array(count);
+  // A repeated id (the same cluster listed twice) would give two destinations identical scores,
+  // so the lighter one would never win: later occurrences get "\u0000<k>" appended.
+  const identities: string[] = [];
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const id = ids !== undefined ? ids[i]! : String(i);
+    const k = seen.get(id) ?? 0;
+    seen.set(id, k + 1);
+    identities.push(k === 0 ? id : id + '\u0000' + k);
+  }
   for (let p = 0; p < count; p++) {
     const i = order[p]!;
-    seeds[p] = stableHash32(ids !== undefined ? ids[i]! : String(i));
+    seeds[p] = stableHash32(identities[i]!);
     weight[p] = weights[i]!;
   }
   const table = n <= UINT16_LIMIT ? new Uint16Array(STICKY_BUCKETS) : new Uint32Array(STICKY_BUCKETS);

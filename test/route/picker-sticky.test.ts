@@ -118,6 +118,11 @@ t.test('destination ids: identity follows the name, not the position', async (t)
   for (let k = 0; k < 20_000; k++) if (three.pickKey(KEYS[k]!) !== two.pickKey(KEYS[k]!)) moved++;
   t.equal(moved, 0, 'a dropped weight-0 destination changes nothing');
   t.match(WeightedPicker.compile([1, 1], 'sticky', ['a']).errors, [/1 destination ids for 2 weights/]);
+  // The same cluster listed twice still gets its share in each position.
+  const dup = compile([70, 30], 'sticky', ['same', 'same']);
+  let second = 0;
+  for (let k = 0; k < 20_000; k++) if (dup.pickKey(KEYS[k]!) === 1) second++;
+  t.ok(Math.abs(second / 20_000 - 0.3) < 0.02, `a repeated id keeps its share (${((100 * second) / 20_000).toFixed(1)}%)`);
 });
 
 t.test('bucketOf and pickKey on other modes', async (t) => {
