@@ -109,10 +109,20 @@ export class Stream implements AccessLogEntry {
     this.startHr = performance.now();
     this.protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     let authority = hostHeader(req.rawHeaders);
+    let path = req.url ?? '/';
+    // Absolute-form request targets (`GET http://host/path`): Envoy's HTTP/1 codec takes the
+    // authority and path from the URL (http1_protocol_options.allow_absolute_url defaults to true).
+    if (path.charCodeAt(0) !== 47 /* / */ && (path.startsWith('http://') || path.startsWith('https://'))) {
+      const start = path.indexOf('//') + 2;
+      let end = path.indexOf('/', start);
+      if (end === -1) end = path.length;
+      authority = path.slice(start, end);
+      path = end === path.length ? '/' : path.slice(end);
+    }
     const hcm = lr.hcm;
     if (hcm.stripAnyHostPort) authority = stripPort(authority);
     else if (hcm.stripMatchingHostPort && authorityPort(authority) === lr.port) authority = stripPort(authority);
-    this.view = new ProxyRequestView(authority, req.url ?? '/', req.method ?? 'GET', 'http', lr.core.random(), req.rawHeaders, req.socket, this.protocol);
+    this.view = new ProxyRequestView(authority, path, req.method ?? 'GET', 'http', lr.core.random(), req.rawHeaders, req.socket, this.protocol);
     (res as unknown as { [kStream]: Stream })[kStream] = this;
     res.on('close', onResClose);
   }

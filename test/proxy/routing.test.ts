@@ -133,3 +133,15 @@ t.test('RING_HASH / MAGLEV with the route hash_policy: same key, same endpoint',
     t.ok(seen.size >= 2, `${path}: users spread over ${seen.size} hosts`);
   }
 });
+
+t.test('absolute-form request target and strip_any_host_port', async (t) => {
+  const rc = { name: 'rc', virtual_hosts: [{ name: 'svc', domains: ['svc.local'], routes: [{ match: { prefix: '/' }, route: { cluster: 'echo' } }] }] };
+  const { port } = await setup(t, rc, [staticCluster('echo', [echo.port])], { strip_any_host_port: true });
+  const r = await get(port, 'http://svc.local:8080/x?y=1');
+  t.equal(r.status, 200);
+  const seen = JSON.parse(r.body) as { url: string; headers: Record<string, string> };
+  t.equal(seen.url, '/x?y=1');
+  t.equal(seen.headers['host'], 'svc.local');
+  t.equal((await get(port, '/', { host: 'svc.local:1234' })).status, 200, 'port stripped before the virtual host lookup');
+  t.equal((await get(port, '/', { host: 'other' })).status, 404);
+});
