@@ -13,6 +13,8 @@ import { ResponseFlag } from './response-flags';
 import { STATUS_CODES } from 'node:http';
 
 const HOP = new Set(['keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'host']);
+/** Dropped when an h2c upgrade is served as plain HTTP/1.1. */
+const H2C_HOP = new Set(['keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'host', 'upgrade', 'connection', 'http2-settings']);
 
 function rawReply(socket: Socket, status: number, body: string, server: string): void {
   if (!socket.writable) {
@@ -56,7 +58,11 @@ export class UpgradeTunnel {
     // Envoy checks the upgrade type before the route acts (a direct_response route still answers
     // an unconfigured upgrade with 403 upgrade_failed). Route-level RouteAction.upgrade_configs are
     // not read yet: the HCM list decides.
-    if (!lr.hcm.upgradeTypes.includes(upgradeType)) return this.reply(403, '', 0);
+    // `Upgrade: h2c` (curl --http2 on http://) is not an upgrade Envoy performs: its HTTP/1 codec
+    // drops the upgrade headers and serves the request. weir does the same through this tunnel, with
+    // `connection: close` so the upstream's response ends the exchange.
+    const h2c = upgradeType === 'h2c' && !lr.hcm.upgradeTypes.includes('h2c');
+    if (!h2c && !lr.hcm.upgradeTypes.includes(upgradeType)) return this.reply(403, '', 0);
     if (entry.kind !== 'route') {
       const loc = entry.kind === 'redirect' ? entry.redirectLocation(view) : null;
       if (loc !== null) {
@@ -90,12 +96,13 @@ export class UpgradeTunnel {
     let hasRequestId = false;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!.toLowerCase();
-      if (HOP.has(n)) continue;
+      if ((h2c ? H2C_HOP : HOP).has(n)) continue;
       if (n === 'x-request-id') hasRequestId = true;
       headHead += raw[i] + ': ' + raw[i + 1] + '\r\n';
     }
     if (!hasRequestId && lr.hcm.generateRequestId) extra.push('x-request-id', randomUUID());
     if (lr.hcm.useRemoteAddress) extra.push('x-forwarded-proto', 'http');
+    if (h2c) extra.push('connection', 'close');
     for (let i = 0; i < extra.length; i += 2) headHead += extra[i] + ': ' + extra[i + 1] + '\r\n';
     headHead += '\r\n';
 

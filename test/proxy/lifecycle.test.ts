@@ -176,4 +176,13 @@ t.test('WebSocket upgrade is tunnelled to the upstream and echoes frames', async
     s.on('close', () => resolve(out));
   });
   t.match(refused, /^HTTP\/1\.1 403 /);
+  // An h2c upgrade (curl --http2) is served as plain HTTP/1.1, as Envoy's codec does.
+  const plain = await new Promise<string>((resolve) => {
+    const s = connect(other, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n'));
+    let out = '';
+    s.on('data', (c: Buffer) => (out += c.toString()));
+    s.on('close', () => resolve(out));
+  });
+  t.match(plain, /^HTTP\/1\.1 426 /, 'reached the upstream as a plain request (the echo server answers 426 to non-upgrades)');
+  t.equal(ws.seen[ws.seen.length - 1]!.headers['upgrade'], undefined, 'upgrade header dropped');
 });
