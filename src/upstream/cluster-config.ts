@@ -44,6 +44,8 @@ export interface ClusterConfig {
   readonly type: DiscoveryType;
   readonly lbPolicy: LbPolicy;
   readonly lbOptions: LbOptions;
+  /** common_lb_config.locality_weighted_lb_config: pick a locality by weight first (not for hash policies). */
+  readonly localityWeighted: boolean;
   readonly endpoints: readonly EndpointConfig[];
   readonly connectTimeoutMs: number;
   readonly dnsRefreshRateMs: number;
@@ -304,6 +306,7 @@ export function compileCluster(
       type,
       lbPolicy,
       lbOptions,
+      localityWeighted: field(field(raw, 'common_lb_config'), 'locality_weighted_lb_config') !== undefined,
       endpoints,
       connectTimeoutMs,
       dnsRefreshRateMs,

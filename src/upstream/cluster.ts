@@ -128,7 +128,31 @@ export class Cluster {
     }
     if (byPriority.size === 0) return null;
     const lowest = Math.min(...byPriority.keys());
-    return createLoadBalancer(this.config.lbPolicy, byPriority.get(lowest)!, this.#random, this.config.lbOptions);
+    const hosts = byPriority.get(lowest)!;
+    const c = this.config;
+    // Locality-weighted load balancing (Envoy: only with locality_weighted_lb_config, and not for
+    // the consistent-hash policies): a locality is drawn by its load_balancing_weight, then the
+    // policy runs over that locality's hosts.
+    if (c.localityWeighted && c.lbPolicy !== 'RING_HASH' && c.lbPolicy !== 'MAGLEV') {
+      const byLocality = new Map<string, Host[]>();
+      for (const h of hosts) {
+        const l = h.locality;
+        const k = l === null ? '' : l.region + '/' + l.zone + '/' + l.subZone;
+        let list = byLocality.get(k);
+        if (list === undefined) byLocality.set(k, (list = []));
+        list.push(h);
+      }
+      if (byLocality.size > 1) {
+        const groups = [...byLocality.values()].filter((g) => g[0]!.localityWeight > 0);
+        if (groups.length === 0) return null;
+        return new LocalityLb(
+          groups.map((g) => createLoadBalancer(c.lbPolicy, g, this.#random, c.lbOptions)),
+          groups.map((g) => g[0]!.localityWeight),
+          this.#random,
+        );
+      }
+    }
+    return createLoadBalancer(c.lbPolicy, hosts, this.#random, c.lbOptions);
   }
 
   /** The host for one request attempt, or null when none is healthy (503 UH). */
@@ -148,6 +172,34 @@ export class Cluster {
         h.pool = null;
       }
     }
+  }
+}
+
+/** Draws a locality by weight, then defers to that locality's load balancer. */
+class LocalityLb implements LoadBalancer {
+  readonly #lbs: readonly LoadBalancer[];
+  readonly #cumulative: Float64Array;
+  readonly #total: number;
+  readonly #random: LbRandom;
+
+  constructor(lbs: LoadBalancer[], weights: number[], random: LbRandom) {
+    this.#lbs = lbs;
+    this.#random = random;
+    this.#cumulative = new Float64Array(weights.length);
+    let sum = 0;
+    for (let i = 0; i < weights.length; i++) {
+      sum += weights[i]!;
+      this.#cumulative[i] = sum;
+    }
+    this.#total = sum;
+  }
+
+  choose(hash: number, hasHash: boolean): Host {
+    const r = (this.#random.nextUint32() / 0x100000000) * this.#total;
+    const c = this.#cumulative;
+    let i = 0;
+    while (i < c.length - 1 && r >= c[i]!) i++;
+    return this.#lbs[i]!.choose(hash, hasHash);
   }
 }
 

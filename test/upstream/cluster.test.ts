@@ -51,3 +51,31 @@ t.test('EDS endpoints; priority 0 unless none healthy; pools shared across clust
   b.close();
   t.equal(reg.size, 0, 'released');
 });
+
+t.test('locality_weighted_lb_config: localities drawn by weight', async (t) => {
+  const reg = new PoolRegistry();
+  t.teardown(() => reg.destroyAll());
+  const raw = {
+    name: 'lw',
+    common_lb_config: { locality_weighted_lb_config: {} },
+    load_assignment: {
+      endpoints: [
+        { locality: { zone: 'a' }, load_balancing_weight: 3, lb_endpoints: [ep('127.0.0.1', 7101), ep('127.0.0.1', 7102)] },
+        { locality: { zone: 'b' }, load_balancing_weight: 1, lb_endpoints: [ep('127.0.0.1', 7103)] },
+      ],
+    },
+  };
+  const c = new Cluster(build(raw), reg, new LbRandom(5));
+  await c.start();
+  t.teardown(() => c.close());
+  let b = 0;
+  for (let i = 0; i < 8000; i++) if (c.chooseHost(0, false)!.port === 7103) b++;
+  // p = 0.25 (locality b), n = 8000: sd ~ 39.
+  t.ok(Math.abs(b - 2000) < 200, `locality b got ${b}`);
+  const plain = new Cluster(build({ ...raw, name: 'plain', common_lb_config: undefined }), reg, new LbRandom(5));
+  await plain.start();
+  t.teardown(() => plain.close());
+  let pb = 0;
+  for (let i = 0; i < 3000; i++) if (plain.chooseHost(0, false)!.port === 7103) pb++;
+  t.equal(pb, 1000, 'without the config, locality weights are ignored (round robin over hosts)');
+});
