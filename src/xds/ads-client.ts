@@ -101,8 +101,19 @@ const SHORT: Record<string, string> = {
   [TYPE_URL.CLUSTER]: 'Cluster',
   [TYPE_URL.CLUSTER_LOAD_ASSIGNMENT]: 'ClusterLoadAssignment',
 };
-/** google.rpc.Code INVALID_ARGUMENT, carried in a NACK's error_detail. */
-const INVALID_ARGUMENT = 3;
+/**
+ * google.rpc.Code of a NACK's error_detail: INTERNAL (13), what Envoy sets when it rejects a
+ * response (source/extensions/config_subscription/grpc/grpc_mux_impl.cc onDiscoveryResponse and
+ * delta_subscription_state.cc handleBadResponse: `set_code(WellKnownGrpcStatus::Internal)`), so a
+ * control plane or dashboard that reads the code sees weir's NACKs as it sees Envoy's.
+ */
+const NACK_CODE = 13;
+/**
+ * A NACK's message is cut at 4,096 characters plus `...(truncated)`, as Envoy's
+ * Config::Utility::truncateGrpcStatusMessage does (a response with a thousand bad routes must not
+ * make an oversized request); the config dump keeps the whole text.
+ */
+export const NACK_MESSAGE_MAX = 4096;
 const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 30_000 };
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -443,7 +454,7 @@ export class AdsClient {
     const message = errors.join('\n');
     st.lastError = message;
     this.#log.warn(`xds: rejected ${SHORT[st.typeUrl]} update (nonce ${nonce}): ${message}`);
-    const error_detail = { code: INVALID_ARGUMENT, message };
+    const error_detail = { code: NACK_CODE, message: truncateNackMessage(message) };
     if (this.#delta) this.#write({ type_url: st.typeUrl, response_nonce: nonce, error_detail });
     else
       this.#write({
@@ -464,7 +475,7 @@ export class AdsClient {
     const st = this.#types.get(typeUrl);
     if (!st) {
       this.#log.warn(`xds: response for unknown type ${typeUrl}: NACK`);
-      this.#write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: INVALID_ARGUMENT, message: `unsupported type ${typeUrl}` } });
+      this.#write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: NACK_CODE, message: `unsupported type ${typeUrl}` } });
       return;
     }
     st.nonce = nonce;
@@ -481,7 +492,7 @@ export class AdsClient {
     const nonce = String(msg.nonce ?? '');
     const st = this.#types.get(typeUrl);
     if (!st) {
-      this.#write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: INVALID_ARGUMENT, message: `unsupported type ${typeUrl}` } });
+      this.#write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: NACK_CODE, message: `unsupported type ${typeUrl}` } });
       return;
     }
     st.nonce = nonce;
@@ -784,6 +795,10 @@ export class AdsClient {
 export function reconnectDelayMs(attempt: number, backoff: { baseMs: number; maxMs: number }, random: number): number {
   const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + random * (ceiling / 2));
+}
+
+export function truncateNackMessage(message: string): string {
+  return message.length > NACK_MESSAGE_MAX ? message.slice(0, NACK_MESSAGE_MAX) + '...(truncated)' : message;
 }
 
 function setEq(a: Set<string>, b: Set<string>): boolean {

@@ -225,7 +225,7 @@ t.test('NACK: previous version + nonce + error_detail with the path-prefixed rea
   const resp = await h.server.waitForResponse((r) => r.type_url === R, { from });
   const nack = await h.server.waitForReply(resp.nonce);
   t.equal(nack.version_info, goodVersion, 'NACK carries the previous version');
-  t.equal(nack.error_detail?.code, 3, 'INVALID_ARGUMENT');
+  t.equal(nack.error_detail?.code, 13, 'INTERNAL, as Envoy sets on a rejected response');
   t.match(nack.error_detail?.message, 'route_configurations["r1"].virtual_hosts[0].routes[0].route.weighted_clusters: sum of weights is 0');
   t.same(nack.resource_names, ['r1']);
   t.equal(h.client.state().perType[R]!.versionInfo, goodVersion);
@@ -250,6 +250,26 @@ t.test('NACK: previous version + nonce + error_detail with the path-prefixed rea
   const nonce3 = h.server.sendRaw({ type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', version_info: '1' });
   const nack3 = await h.server.waitForReply(nonce3);
   t.match(nack3.error_detail?.message, /unsupported type/);
+});
+
+t.test('NACK message is cut at 4,096 characters like Envoy; the config dump state keeps it whole', async (t) => {
+  const h = await setup(t);
+  h.client.start();
+  await h.waitForApply((s) => s.routeConfigurations.length === 1);
+  // 300 bad routes: each error line is ~100 characters, well past 4,096.
+  const bad = route('r1', { c1: 0 });
+  const vh = (bad.virtual_hosts as Resource[])[0]!;
+  const one = (vh.routes as Resource[])[0]!;
+  vh.routes = Array.from({ length: 300 }, () => one);
+  const from = h.server.responses.length;
+  h.server.setResources(R, [bad]);
+  const resp = await h.server.waitForResponse((r) => r.type_url === R, { from });
+  const nack = await h.server.waitForReply(resp.nonce);
+  const msg = nack.error_detail?.message ?? '';
+  t.equal(msg.length, 4096 + '...(truncated)'.length);
+  t.ok(msg.endsWith('...(truncated)'));
+  t.ok(msg.startsWith('route_configurations["r1"].virtual_hosts[0].routes[0].route.weighted_clusters: sum of weights is 0'));
+  t.ok((h.client.state().perType[R]!.lastError ?? '').length > 20_000, 'whole text kept for the config dump');
 });
 
 t.test('named subscriptions follow references and unsubscribe what nothing references', async (t) => {
@@ -450,7 +470,7 @@ t.test('Delta: subscribe lists, ACK by nonce, removed_resources, initial_resourc
   h.server.setResources(R, [route('r1', { c1: 0 })]);
   const bad = await h.server.waitForResponse((r) => r.type_url === R, { from: rfrom });
   const nack = await h.server.waitForReply(bad.nonce);
-  t.equal(nack.error_detail?.code, 3);
+  t.equal(nack.error_detail?.code, 13, 'INTERNAL, as Envoy');
   t.match(nack.error_detail?.message, /sum of weights is 0/);
   h.server.setResources(R, [route('r1', { c1: 5 })]);
   await h.waitForApply((s) => weightsOf(s, 'r1')[0] === 5);
