@@ -8,6 +8,8 @@
 //
 //   npm run bench:proxy                      BENCH_DURATION=5 BENCH_ROUNDS=5 (defaults)
 //   BENCH_DURATION=2 BENCH_ROUNDS=3 npm run bench:proxy     a short run on a shared machine
+//   BENCH_CONNECTIONS=1,50  BENCH_TARGETS=direct,weir,node-http-proxy,nginx  (subsets)
+//   BENCH_PROFILE=1         run weir under --cpu-prof and list its hottest functions
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveCommand, runLoad, type LoadResult, type LoadTool } from './lib/load';
 import { cpuMicros, freePort, spawnChild, startChild, waitForPort, type Child } from './lib/procs';
+import { summariseProfile, type HotFunction } from './lib/profile';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -26,6 +29,8 @@ const WARMUP_S = 1;
 /** Optional subset, e.g. BENCH_TARGETS=direct,weir (direct is always measured: it is the baseline). */
 const ONLY = process.env.BENCH_TARGETS ? new Set(process.env.BENCH_TARGETS.split(',')) : null;
 const wanted = (name: string): boolean => ONLY === null || ONLY.has(name);
+/** BENCH_PROFILE=1: run weir under `node --cpu-prof` and report its hottest functions. */
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const SANITY_REQUESTS = 200;
 
 type TargetName = 'direct' | 'weir' | 'node-http-proxy' | 'nginx';
@@ -152,10 +157,11 @@ async function startTargets(tmp: string): Promise<Target[]> {
   if (wanted('weir')) {
   const bootstrap = path.join(tmp, 'weir-bench.json');
   fs.writeFileSync(bootstrap, weirBootstrap(v1, v2));
+  const profArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(tmp, 'profile')] : [];
   const weir = await startChild(
     'weir',
     node,
-    [path.join(DIST, 'src', 'cli', 'main.js'), '-c', bootstrap, '--log-level', 'info'],
+    [...profArgs, path.join(DIST, 'src', 'cli', 'main.js'), '-c', bootstrap, '--log-level', 'info'],
     /listener bench listening on [\d.]+:(\d+)/,
   );
   children.push(weir.child);
@@ -287,14 +293,24 @@ async function main(): Promise<void> {
       durationS: DURATION_S,
       rounds: ROUNDS,
       connections: CONNECTIONS,
-      command: `BENCH_DURATION=${DURATION_S} BENCH_ROUNDS=${ROUNDS} npm run bench:proxy`,
+      command: `BENCH_DURATION=${DURATION_S} BENCH_ROUNDS=${ROUNDS}${PROFILE ? ' BENCH_PROFILE=1' : ''} npm run bench:proxy`,
     };
+    let hot: HotFunction[] = [];
+    const weirTarget = targets.find((t) => t.name === 'weir');
+    if (PROFILE && weirTarget?.child) {
+      // The profile is written when weir exits (SIGTERM: drain, then exit).
+      await weirTarget.child.stop();
+      const dir = path.join(tmp, 'profile');
+      const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+      if (file) hot = summariseProfile(path.join(dir, file), ROOT);
+      else process.stderr.write('bench: no weir CPU profile was written\n');
+    }
     const resultsDir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(resultsDir, { recursive: true });
     const jsonPath = path.join(resultsDir, `proxy-${started.toISOString().slice(0, 16).replace(':', '-')}.json`);
-    fs.writeFileSync(jsonPath, JSON.stringify({ env, summaries, checks, samples: Object.fromEntries(samples) }, null, 2) + '\n');
+    fs.writeFileSync(jsonPath, JSON.stringify({ env, summaries, checks, profile: hot, samples: Object.fromEntries(samples) }, null, 2) + '\n');
 
-    const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath));
+    const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath), hot);
     process.stdout.write(md + '\n');
     writeResultsSection(path.join(ROOT, 'bench', 'RESULTS.md'), md);
     process.stderr.write(`bench: wrote ${path.relative(ROOT, jsonPath)} and the "## Proxy" section of bench/RESULTS.md\n`);
@@ -310,6 +326,7 @@ function renderSection(
   checks: { target: string; value: number; ok: boolean }[],
   addedP50: number,
   jsonRel: string,
+  hot: HotFunction[],
 ): string {
   const lines: string[] = [];
   lines.push('## Proxy', '');
@@ -321,6 +338,8 @@ function renderSection(
       'CPU is the proxy process\'s utime+stime per request (from /proc). Raw samples: ' + `\`bench/${jsonRel}\`.`,
     '',
   );
+  if (env.durationS < 5 || env.rounds < 5)
+    lines.push('_A short run (below the 5 s x 5 rounds defaults), possibly on a shared machine: indicative only._', '');
   lines.push('| connections | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | vs nginx | vs node-http-proxy |');
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const s of summaries) {
@@ -332,6 +351,11 @@ function renderSection(
   lines.push('', `p50 latency weir adds over the direct path at 1 connection: ${fmt(addedP50, 3)} ms.`, '');
   lines.push('| target (issue 3) | measured | met |', '|---|---:|---|');
   for (const c of checks) lines.push(`| ${c.target} | ${fmt(c.value, c.target.includes('ms') ? 3 : 2)} | ${c.ok ? 'yes' : 'no'} |`);
+  if (hot.length > 0) {
+    lines.push('', 'weir\'s hottest functions by self time, as a share of its busy time over the whole run (`BENCH_PROFILE=1`, `node --cpu-prof`):', '');
+    lines.push('| self % | function | where |', '|---:|---|---|');
+    for (const h of hot) lines.push(`| ${h.selfPct.toFixed(1)} | \`${h.name}\` | ${h.where} |`);
+  }
   return lines.join('\n') + '\n';
 }
 
