@@ -11,13 +11,13 @@
 //   interval [begin, begin + weight) holds `selected` wins; a weight of 0 is an empty interval, never
 //   picked. Instead of the walk, `compile` builds a bucket table over 0..total-1: bucket b covers
 //   [b << shift, (b + 1) << shift). When total <= 2^12 (every Istio split: weights sum to 100)
-//   shift is 0 and the table is a direct lookup. Otherwise there are up to 2^12..2^18 buckets (2^6
-//   per destination rounded up to a power of two, up to 4096 destinations; Int16 slots up to 32767
+//   shift is 0 and the table is a direct lookup. Otherwise there are up to 2^12..2^18 buckets (2^7
+//   per destination rounded up to a power of two, up to 2048 destinations; Int16 slots up to 32767
 //   destinations, so at most 512 KiB); a bucket lying inside
 //   one interval stores the answer, a bucket that contains interval boundaries stores where to
 //   search, and the pick binary-searches the cumulative ends of the intervals touching that bucket.
 //   At most n-1 buckets hold a boundary and at least half of the table is in use, so a uniformly
-//   random value needs the search with probability < 1/32 (n <= 4096) and then over a handful of
+//   random value needs the search with probability < 1/64 (n <= 2048) and then over a handful of
 //   boundaries: O(1) expected, flat in n (bench/RESULTS.md "## Picker").
 //   Worst case (a header_name value aimed at a bucket where many tiny weights are packed):
 //   O(log n), against Envoy's O(n).
@@ -77,9 +77,12 @@ const MAX_TOTAL_WEIGHT = 4294967295;
 const TWO_POW_32 = 4294967296;
 /** total <= 2^LOOKUP_BITS: the bucket table is a direct lookup of every value. */
 const LOOKUP_BITS = 12;
-/** 2^6 buckets per destination: under 1/32 of the values land in a bucket holding a boundary. */
-const BUCKETS_PER_DESTINATION_BITS = 6;
-/** At most 2^18 buckets (512 KiB of Int16 slots), reached from 4096 destinations up. */
+/**
+ * 2^7 buckets per destination: under 1/64 of the values land in a bucket holding a boundary. Measured
+ * on the bench (n = 100, 1000): 2^6 and 2^8 were slower (more binary searches vs more cache misses).
+ */
+const BUCKETS_PER_DESTINATION_BITS = 7;
+/** At most 2^18 buckets (512 KiB of Int16 slots), reached from 2048 destinations up. */
 const MAX_BUCKET_BITS = 18;
 const INT16_MAX = 32767;
 const STICKY_BUCKET_BITS = 16;
