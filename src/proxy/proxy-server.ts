@@ -85,7 +85,9 @@ function onClientError(this: RuntimeServer, err: Error & { code?: string }, sock
   // Malformed requests, smuggling shapes (llhttp rejects Content-Length with Transfer-Encoding and
   // duplicate Content-Length) and oversized headers: answer on this connection and close it;
   // other connections are untouched.
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A response already in progress on this connection (pipelining) must not be interleaved with
+  // the error response: close instead, as node's default handler does.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
     return;
   }
