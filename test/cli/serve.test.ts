@@ -211,39 +211,6 @@ t.test('SIGINT drains for at most about a second', async (t) => {
   await stuck;
 });
 
-t.test('--concurrency 2: two worker processes serve the listener; SIGTERM stops both', async (t) => {
-  const up = await startUpstream(t);
-  const weir = startWeir(t, ['-c', bootstrap(up.port), '--concurrency', '2', '--drain-time-s', '5']);
-  const lines = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener main listening on 127\.0\.0\.1:(\d+)/, 2);
-  const pids = new Set(lines.map((m) => m[1]));
-  const ports = new Set(lines.map((m) => m[2]));
-  t.equal(pids.size, 2, 'two worker pids');
-  t.notOk(pids.has(String(weir.proc.pid)), 'the primary does not serve');
-  t.equal(ports.size, 1, 'both share one listening port');
-  const port = Number([...ports][0]);
-  const [[, adminPort]] = await weir.waitFor(ADMIN) as [RegExpExecArray];
-  await weir.waitFor(/all 2 workers serving/);
-  t.equal((await get(Number(adminPort), '/ready')).status, 200);
-  const answers = await Promise.all(Array.from({ length: 20 }, () => get(port)));
-  t.same(answers.map((a) => a.status), Array(20).fill(200));
-  weir.proc.kill('SIGTERM');
-  const { code } = await weir.exited;
-  t.equal(code, 0);
-});
-
-t.test('--concurrency 2: a worker that dies is restarted', async (t) => {
-  const up = await startUpstream(t);
-  const weir = startWeir(t, ['-c', bootstrap(up.port), '--concurrency', '2', '--drain-time-s', '5']);
-  const lines = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener main listening on 127\.0\.0\.1:(\d+)/, 2);
-  process.kill(Number(lines[0]![1]), 'SIGKILL');
-  await weir.waitFor(/died \(SIGKILL\); restarting it/);
-  const again = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener main listening on 127\.0\.0\.1:(\d+)/, 3);
-  t.notOk(lines.some((m) => m[1] === again[2]![1]), 'a new pid serves');
-  t.equal((await get(Number(again[2]![2]))).status, 200);
-  weir.proc.kill('SIGTERM');
-  t.equal((await weir.exited).code, 0);
-});
-
 t.test('a port in use: a clear error and exit code 1', async (t) => {
   const up = await startUpstream(t);
   const file = bootstrap(up.port);
