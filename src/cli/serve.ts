@@ -23,7 +23,7 @@ const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
 
 /** What serve needs of src/proxy/proxy-server.ts `ProxyServer` (loaded at run time, see below). */
-interface ProxyServerLike {
+export interface ProxyServerLike {
   apply(set: ResourceSet): Promise<{ errors: string[] }>;
   listeners(): { name: string; address: string; port: number }[];
   drain(timeoutMs?: number): Promise<void>;
@@ -47,6 +47,8 @@ function loadProxyServer(): ProxyServerCtor {
 }
 
 export interface RunningServer {
+  /** The data path, for other config sources (xDS, Istio YAML) to `apply()` later snapshots to. */
+  readonly proxy: ProxyServerLike;
   listeners(): { name: string; address: string; port: number }[];
   readonly admin: AdminLite | null;
   state(): ServerState;
@@ -90,6 +92,7 @@ export async function startServer(
   state = 'LIVE';
   let stopping: Promise<void> | null = null;
   return {
+    proxy,
     listeners: () => proxy.listeners(),
     admin,
     state: () => state,
