@@ -124,6 +124,9 @@ function formatBootstrapErrors(source: string, errors: readonly string[]): strin
 
 function logLoaded(log: ConsoleLogger, b: Bootstrap): void {
   for (const w of b.warnings) log.warn(w);
+  // The ADS client (src/xds) is not wired into serve yet: say so rather than wait for config forever.
+  if (b.dynamicResources !== null)
+    log.warn('dynamic_resources: xDS is not started by weir serve yet; serving static_resources only');
   if (b.ignoredFields.length > 0)
     log.info(`bootstrap fields accepted but not acted on by weir: ${b.ignoredFields.join(', ')}`);
   log.info(`loaded bootstrap ${b.source}`, {
