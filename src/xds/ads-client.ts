@@ -335,6 +335,8 @@ export class AdsClient {
   #setConnected(): void {
     if (this.#connected) return;
     this.#connected = true;
+    const versions = TYPE_ORDER.map((t) => `${SHORT[t]}=${this.#types.get(t)!.versionInfo || '-'}`).join(' ');
+    this.#log.info(`xds: connected to ${this.#opts.target} (holding ${versions})`);
     this.events.emit('connected');
   }
 
@@ -360,7 +362,7 @@ export class AdsClient {
     // the last config meanwhile; the next stream resubscribes with the last versions.
     const delay = reconnectDelayMs(this.#attempt, this.#backoff, Math.random());
     this.#attempt++;
-    this.#log.warn(`xds: ADS stream closed (${why}); reconnecting in ${delay} ms`);
+    this.#log.warn(`xds: disconnected from ${this.#opts.target} (${why}); reconnecting in ${delay} ms (attempt ${this.#attempt}), serving the last config meanwhile`);
     this.events.emit('disconnected', { reason: why, attempt: this.#attempt, delayMs: delay });
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = null;
@@ -439,6 +441,7 @@ export class AdsClient {
 
   #ack(st: TypeState, nonce: string): void {
     this.#lastAnswered = nonce;
+    this.#log.info(`xds: ACK ${SHORT[st.typeUrl]} version ${st.versionInfo} (nonce ${nonce}, ${st.resources.size} resources)`);
     if (this.#delta) this.#write({ type_url: st.typeUrl, response_nonce: nonce });
     else
       this.#write({
@@ -449,11 +452,13 @@ export class AdsClient {
       });
   }
 
-  #nack(st: TypeState, nonce: string, errors: string[]): void {
+  #nack(st: TypeState, nonce: string, errors: string[], version = ''): void {
     this.#lastAnswered = nonce;
     const message = errors.join('\n');
     st.lastError = message;
-    this.#log.warn(`xds: rejected ${SHORT[st.typeUrl]} update (nonce ${nonce}): ${message}`);
+    this.#log.warn(
+      `xds: NACK ${SHORT[st.typeUrl]} version ${version || '-'} (nonce ${nonce}), keeping version ${st.versionInfo || '-'}: ${message}`,
+    );
     const error_detail = { code: NACK_CODE, message: truncateNackMessage(message) };
     if (this.#delta) this.#write({ type_url: st.typeUrl, response_nonce: nonce, error_detail });
     else
@@ -619,7 +624,7 @@ export class AdsClient {
         lastUpdateAttempt: now,
         resources: new Map(updates.map((u) => [u.name, u.resource])),
       };
-      this.#nack(st, nonce, errors);
+      this.#nack(st, nonce, errors, version);
       this.events.emit('response', { typeUrl: st.typeUrl, nonce, versionInfo: version, accepted: false, errors });
       return;
     }

@@ -65,8 +65,12 @@ export interface XdsFromBootstrapOptions {
   };
   /** The snapshot compiler's errors for a whole (static + dynamic) set. */
   compile: (set: ResourceSet) => string[];
-  /** Serve a whole (static + dynamic) set; called only with sets `compile` accepted. */
-  apply: (set: ResourceSet) => Promise<void> | void;
+  /**
+   * Serve a whole (static + dynamic) set; called only with sets `compile` accepted. May resolve to
+   * `{ errors }` (ProxyServer.apply: e.g. a port that cannot be bound), which is logged: the
+   * update was already ACKed, and the last good snapshot keeps serving.
+   */
+  apply: (set: ResourceSet) => Promise<{ errors: string[] } | void> | { errors: string[] } | void;
   log?: Logger;
   backoff?: AdsClientOptions['backoff'];
 }
@@ -93,7 +97,9 @@ export function adsClientFromBootstrap(opts: XdsFromBootstrapOptions): Validated
     apply: (set) => {
       const m = mergeResourceSets(staticSet, set);
       for (const s of m.shadowed) log?.warn(`xds: ${s}`);
-      return opts.apply(m.set);
+      return Promise.resolve(opts.apply(m.set)).then((r) => {
+        if (r && r.errors.length > 0) log?.warn(`xds: the data path refused config ${m.set.versionInfo}: ${r.errors.join('; ')}`);
+      });
     },
   });
   return { value: client };
