@@ -586,6 +586,11 @@ export class Stream implements AccessLogEntry {
   finish(): void {
     if (this.done) return;
     this.done = true;
+    // A retry that ended before dispatching (503 UH / UO on the retry) still held a retry slot.
+    if (this.retryCounted && this.host === null) {
+      this.retryCounted = false;
+      this.cluster!.activeRetries--;
+    }
     this.durationMs = performance.now() - this.startHr;
     const logs = this.lr.accessLogs;
     for (let i = 0; i < logs.length; i++) {

@@ -79,7 +79,7 @@ t.test('connection failure: 503 UF; with retries exhausted UF,URX', async (t) =>
     { match: { prefix: '/once' }, route: { cluster: 'dead' } },
     { match: { prefix: '/retried' }, route: { cluster: 'dead', retry_policy: { retry_on: 'connect-failure', num_retries: 2 } } },
   ]);
-  const { port, log } = await setupProxy(t, rc, [staticCluster('dead', [dead])]);
+  const { port, log, proxy } = await setupProxy(t, rc, [staticCluster('dead', [dead])]);
   const r = await get(port, '/once');
   t.equal(r.status, 503);
   t.equal(r.body, UPSTREAM_RESET + 'reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused');
@@ -89,6 +89,7 @@ t.test('connection failure: 503 UF; with retries exhausted UF,URX', async (t) =>
   await log.waitFor(2);
   t.match(lineFor(log.lines, '/once'), /" 503 UF /);
   t.match(lineFor(log.lines, '/retried'), /" 503 UF,URX /);
+  t.equal(proxy.clusters.get('dead')!.activeRetries, 0, 'retry slots released');
   t.match(lineFor(log.lines, '/once'), new RegExp(`"127\\.0\\.0\\.1:${dead}"$`), 'upstream host logged');
 });
 
@@ -141,11 +142,13 @@ t.test('retries recover from a failing endpoint (5xx, retriable-status-codes)', 
     { match: { prefix: '/5xx' }, route: { cluster: 'failing', retry_policy: { retry_on: '5xx', num_retries: 3 } } },
     { match: { prefix: '/409' }, route: { cluster: 'conflict', retry_policy: { retry_on: 'retriable-4xx', num_retries: 1 } } },
   ]);
-  const { port, log } = await setupProxy(t, rc, [staticCluster('failing', [failing.port]), staticCluster('conflict', [conflict.port])]);
+  const { port, log, proxy } = await setupProxy(t, rc, [staticCluster('failing', [failing.port]), staticCluster('conflict', [conflict.port])]);
   const r = await get(port, '/5xx');
   t.equal(r.status, 200);
   t.equal(r.body, 'ok');
   t.equal(failing.seen.length, 3, 'two failures then success');
+  t.equal(proxy.clusters.get('failing')!.activeRetries, 0, 'retry slots released');
+  t.equal(proxy.clusters.get('failing')!.activeRequests, 0);
   const r2 = await get(port, '/409');
   t.equal(r2.status, 200);
   await log.waitFor(2);
