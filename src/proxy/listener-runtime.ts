@@ -3,7 +3,7 @@
 // snapshot swap never changes a request in flight.
 
 import type { Cluster } from '../upstream/cluster';
-import type { AccessLogFormat } from './access-log';
+import type { AccessLogEntry, AccessLogFormat } from './access-log';
 import type { HcmConfig } from './hcm-config';
 import type { ListenerConfig } from './snapshot';
 
@@ -19,12 +19,24 @@ export interface AccessLogSink {
   readonly format: AccessLogFormat;
 }
 
+/**
+ * What an observer (metrics, admin) sees of each finished request: the access log's view plus the
+ * listener and the chosen endpoint's metadata (Istio labels carry the version).
+ */
+export interface CompletedStream extends AccessLogEntry {
+  readonly listenerName: string;
+  readonly statPrefix: string;
+  readonly upstreamMetadata: { readonly [k: string]: unknown } | null;
+}
+
 /** Server-wide mutable state every stream can see (drain flag, in-flight count, random source). */
 export interface ProxyCore {
   draining: boolean;
   inflight: number;
   readonly random: () => number;
   readonly log: Logger;
+  /** Called once per finished request when set (ProxyServerOptions.onStreamComplete). */
+  readonly observer: ((s: CompletedStream) => void) | null;
   streamDone(): void;
 }
 

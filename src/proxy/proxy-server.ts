@@ -10,7 +10,7 @@ import { Prng } from '../route/prng';
 import { Cluster } from '../upstream/cluster';
 import { PoolRegistry } from '../upstream/pool-registry';
 import { LbRandom } from '../upstream/random';
-import type { AccessLogSink, Logger, ProxyCore } from './listener-runtime';
+import type { AccessLogSink, CompletedStream, Logger, ProxyCore } from './listener-runtime';
 import { ListenerRuntime } from './listener-runtime';
 import { ResponseFlag } from './response-flags';
 import type { ListenerConfig, Snapshot, SnapshotOptions } from './snapshot';
@@ -18,7 +18,7 @@ import { compileSnapshot } from './snapshot';
 import { Stream } from './stream';
 import { UpgradeTunnel } from './upgrade';
 
-export type { Logger } from './listener-runtime';
+export type { CompletedStream, Logger } from './listener-runtime';
 
 /**
  * The `server` header weir sends: Envoy's own default (`envoy`) unless the HCM sets server_name,
@@ -39,6 +39,11 @@ export interface ProxyServerOptions {
   random?: () => number;
   /** Options for compileSnapshot (route options, injected compilers). */
   snapshotOptions?: SnapshotOptions;
+  /**
+   * Called once per finished request (metrics, admin). Runs on the request path: keep it cheap and
+   * never throw. Not called for upgrades or connection-level protocol errors.
+   */
+  onStreamComplete?: (s: CompletedStream) => void;
 }
 
 const kRuntime = Symbol('weir.listenerRuntime');
@@ -159,6 +164,7 @@ export class ProxyServer {
       inflight: 0,
       random,
       log: this.#log,
+      observer: opts.onStreamComplete ?? null,
       streamDone() {
         core.inflight--;
         if (core.inflight === 0 && waiters.length > 0) {

@@ -12,7 +12,7 @@ import type { Host } from '../upstream/host';
 import { combineHash, murmur3 } from '../upstream/hash';
 import type { AccessLogEntry } from './access-log';
 import { HeaderList } from './header-list';
-import type { ListenerRuntime } from './listener-runtime';
+import type { CompletedStream, ListenerRuntime } from './listener-runtime';
 import { authorityPort, ProxyRequestView, stripPort } from './request-view';
 import { ResponseFlag } from './response-flags';
 import type { CompiledRetry } from './retry';
@@ -57,7 +57,7 @@ function onRetryTimer(s: Stream): void {
   if (!s.done) s.attempt();
 }
 
-export class Stream implements AccessLogEntry {
+export class Stream implements CompletedStream {
   readonly lr: ListenerRuntime;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -73,6 +73,7 @@ export class Stream implements AccessLogEntry {
   bytesReceived = 0;
   bytesSent = 0;
   upstreamHost: string | null = null;
+  upstreamMetadata: { readonly [k: string]: unknown } | null = null;
   upstreamCluster: string | null = null;
   upstreamServiceTimeMs = -1;
   routeName: string | null = null;
@@ -125,6 +126,14 @@ export class Stream implements AccessLogEntry {
     this.view = new ProxyRequestView(authority, path, req.method ?? 'GET', 'http', lr.core.random(), req.rawHeaders, req.socket, this.protocol);
     (res as unknown as { [kStream]: Stream })[kStream] = this;
     res.on('close', onResClose);
+  }
+
+  get listenerName(): string {
+    return this.lr.config.name;
+  }
+
+  get statPrefix(): string {
+    return this.lr.hcm.statPrefix;
   }
 
   get downstreamRemoteAddress(): string {
@@ -338,6 +347,7 @@ export class Stream implements AccessLogEntry {
     host.active++;
     this.host = host;
     this.upstreamHost = host.key;
+    this.upstreamMetadata = host.metadata;
     // auto_host_rewrite: the Host becomes the DNS name the endpoint was resolved from.
     if (this.autoHostRewrite) this.headers![1] = host.hostname;
     this.attemptStart = performance.now();
@@ -597,7 +607,9 @@ export class Stream implements AccessLogEntry {
       const l = logs[i]!;
       l.out.write(l.format.format(this));
     }
-    this.lr.core.streamDone();
+    const core = this.lr.core;
+    if (core.observer !== null) core.observer(this);
+    core.streamDone();
   }
 }
 

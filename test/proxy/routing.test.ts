@@ -145,3 +145,17 @@ t.test('absolute-form request target and strip_any_host_port', async (t) => {
   t.equal((await get(port, '/', { host: 'svc.local:1234' })).status, 200, 'port stripped before the virtual host lookup');
   t.equal((await get(port, '/', { host: 'other' })).status, 404);
 });
+
+t.test('onStreamComplete sees each finished request with the endpoint metadata', async (t) => {
+  const seen: { status: number; cluster: string | null; version: unknown; listener: string; flags: number }[] = [];
+  const rc = routeConfig([{ match: { prefix: '/' }, route: { cluster: 'v2' } }]);
+  const md = { filter_metadata: { istio: { version: 'v2' } } };
+  const { port } = await setup(t, rc, [staticCluster('v2', [{ port: v2.port, metadata: md }])], {}, {
+    onStreamComplete: (s) => {
+      const istio = (s.upstreamMetadata?.['filter_metadata'] as { istio?: { version?: string } } | undefined)?.istio;
+      seen.push({ status: s.status, cluster: s.upstreamCluster, version: istio?.version, listener: s.listenerName, flags: s.flags });
+    },
+  });
+  await get(port, '/');
+  t.same(seen, [{ status: 200, cluster: 'v2', version: 'v2', listener: 'l', flags: 0 }]);
+});
