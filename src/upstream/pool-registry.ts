@@ -38,6 +38,8 @@ export class PoolRegistry {
           keepAliveMaxTimeout: o.idleTimeoutMs,
           // Responses are relayed as they arrive; undici must not cap them.
           maxResponseSize: -1,
+          // Envoy's default limit for upstream response headers (max_response_headers_kb: 60).
+          maxHeaderSize: 60 * 1024,
         }),
         refs: 0,
       };
