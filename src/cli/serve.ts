@@ -4,6 +4,10 @@
 // SIGINT_DRAIN_MS. With --concurrency N > 1 the primary process forks N workers (node:cluster,
 // which shares each listening socket between them), owns the admin listener, restarts a worker
 // that dies, and on SIGTERM tells every worker to drain.
+// A bootstrap with `dynamic_resources` also starts the ADS client (src/xds): static and dynamic
+// resources are merged into one snapshot as in Envoy, each accepted xDS update is applied to the
+// same ProxyServer, and SIGTERM stops the client before draining. With --concurrency N each worker
+// holds its own ADS stream (as N Envoy processes would).
 
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
@@ -14,6 +18,10 @@ import type { ResourceSet } from '../config/resources';
 import type { ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
 import { startAdmin, type AdminLite, type ServerState } from './admin-lite';
+import type { AdsClient } from '../xds/ads-client';
+import { adsConfigFromBootstrap } from '../xds/ads-config';
+import type { XdsFromBootstrapOptions } from '../xds/xds-source';
+import type { Validated } from '../route/types';
 
 /** SIGINT is the interactive stop (Ctrl-C): drain, but not for long. */
 export const SIGINT_DRAIN_MS = 1000;
@@ -46,11 +54,38 @@ function loadProxyServer(): ProxyServerCtor {
   return mod.ProxyServer;
 }
 
+/**
+ * The ADS client for the bootstrap's dynamic_resources, or null for a static-only bootstrap. Like
+ * the data path, src/xds (gRPC, protos) is required only when a bootstrap asks for it.
+ */
+function createXdsClient(bootstrap: Bootstrap, proxy: ProxyServerLike, log: Logger): AdsClient | null {
+  if (bootstrap.dynamicResources === null) return null;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const xds = require(path.join(__dirname, '..', 'xds', 'xds-source')) as {
+    adsClientFromBootstrap(o: XdsFromBootstrapOptions): Validated<AdsClient | null>;
+  };
+  const snap = require(path.join(__dirname, '..', 'proxy', 'snapshot')) as {
+    compileSnapshot(set: ResourceSet): { errors?: string[] };
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const r = xds.adsClientFromBootstrap({
+    bootstrap,
+    // The whole (static + dynamic) candidate must compile, else the response is NACKed with these errors.
+    compile: (set) => snap.compileSnapshot(set).errors ?? [],
+    apply: (set) => proxy.apply(set),
+    log,
+  });
+  if (r.errors) throw new ConfigError(r.errors.map((e) => `${bootstrap.source}: ${e}`), bootstrap.source);
+  return r.value;
+}
+
 export interface RunningServer {
   /** The data path, for other config sources (xDS, Istio YAML) to `apply()` later snapshots to. */
   readonly proxy: ProxyServerLike;
   listeners(): { name: string; address: string; port: number }[];
   readonly admin: AdminLite | null;
+  /** The ADS client when the bootstrap has dynamic_resources (config dump, metrics), else null. */
+  readonly xds: AdsClient | null;
   state(): ServerState;
   /** Stop accepting, let in-flight requests finish within `drainTimeMs`, close everything. */
   stop(drainTimeMs: number): Promise<void>;
@@ -72,6 +107,7 @@ export async function startServer(
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
   });
   let admin: AdminLite | null = null;
+  let xds: AdsClient | null = null;
   try {
     if (opts.admin !== false && bootstrap.admin) {
       admin = await startAdmin({ ...bootstrap.admin, state: () => state, log: opts.log.child('admin') });
@@ -84,17 +120,35 @@ export async function startServer(
         bootstrap.source,
       );
     }
+    xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'));
   } catch (err) {
     await proxy.close().catch(() => undefined);
     await admin?.close();
     throw err;
   }
-  state = 'LIVE';
+  // Envoy stays INITIALIZING until the first xDS config is in (or initial_fetch_timeout passed).
+  state = xds ? 'INITIALIZING' : 'LIVE';
+  if (xds) {
+    let known = new Set(proxy.listeners().map((l) => l.name + ' ' + l.port));
+    xds.events.on('applied', () => {
+      if (state === 'INITIALIZING') state = 'LIVE';
+      // Listeners opened by LDS get the same machine-readable line as the static ones.
+      const now = new Set<string>();
+      for (const l of proxy.listeners()) {
+        const key = l.name + ' ' + l.port;
+        now.add(key);
+        if (!known.has(key)) opts.log.info(`listener ${l.name} listening on ${l.address}:${l.port}`);
+      }
+      known = now;
+    });
+    xds.start();
+  }
   let stopping: Promise<void> | null = null;
   return {
     proxy,
     listeners: () => proxy.listeners(),
     admin,
+    xds,
     state: () => state,
     stop(drainTimeMs: number) {
       if (stopping) {
@@ -104,6 +158,8 @@ export async function startServer(
       }
       state = 'DRAINING';
       stopping = (async () => {
+        // No config change during the drain: the control plane sees the stream end.
+        await xds?.stop();
         await proxy.drain(drainTimeMs);
         await proxy.close();
         await admin?.close();
@@ -124,9 +180,6 @@ function formatBootstrapErrors(source: string, errors: readonly string[]): strin
 
 function logLoaded(log: ConsoleLogger, b: Bootstrap): void {
   for (const w of b.warnings) log.warn(w);
-  // The ADS client (src/xds) is not wired into serve yet: say so rather than wait for config forever.
-  if (b.dynamicResources !== null)
-    log.warn('dynamic_resources: xDS is not started by weir serve yet; serving static_resources only');
   if (b.ignoredFields.length > 0)
     log.info(`bootstrap fields accepted but not acted on by weir: ${b.ignoredFields.join(', ')}`);
   log.info(`loaded bootstrap ${b.source}`, {
@@ -155,6 +208,12 @@ export async function serveMain(args: ServeArgs): Promise<number> {
     return 1;
   }
   const bootstrap = loaded.value;
+  // dynamic_resources are checked up front (also by --mode validate): the ADS cluster must exist.
+  const ads = adsConfigFromBootstrap(bootstrap.dynamicResources, bootstrap.resources.clusters);
+  if (ads.errors) {
+    process.stderr.write(formatBootstrapErrors(source, ads.errors));
+    return 1;
+  }
   if (args.mode === 'validate') {
     for (const w of bootstrap.warnings) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(`configuration '${source}' OK\n`);
