@@ -4,6 +4,8 @@
 // version. Shared by `weir explain` (any config source) and the admin `/explain` endpoint. Slow
 // path only: nothing here runs unless asked.
 
+import { ConfigError, UsageError } from '../errors';
+import type { Snapshot } from '../proxy/snapshot';
 import type { RequestView } from '../route/types';
 import type { RouteExplanation, RouteTable } from '../route/route-table';
 import { destinationLabels } from './metrics';
@@ -197,3 +199,28 @@ export function formatExplanation(x: Explanation): string {
   out.push(`outcome: ${x.outcome}`);
   return out.join('\n') + '\n';
 }
+
+/** Picks the listener: by name or port when asked, else the authority's port, else one that knows the host. */
+export function chooseListener(snap: Snapshot, req: ExplainRequest, which?: string): ListenerTable {
+  const all = snap.listeners.map((l) => ({ name: l.name, port: l.port, routeConfigName: l.hcm.routeConfigName, table: l.hcm.routeTable as unknown as RouteTable }));
+  if (all.length === 0) throw new ConfigError(['no listener is ready in this configuration' + (snap.warmingListeners.length ? ` (warming: ${snap.warmingListeners.join(', ')})` : '')]);
+  if (which !== undefined) {
+    const l = all.find((x) => x.name === which || String(x.port) === which);
+    if (l === undefined) throw new UsageError(`explain: no listener ${JSON.stringify(which)} (listeners: ${all.map((x) => `${x.name}:${x.port}`).join(', ')})`);
+    return l;
+  }
+  if (all.length === 1) return all[0]!;
+  const m = /:(\d+)$/.exec(req.authority);
+  if (m) {
+    const byPort = all.find((x) => String(x.port) === m[1]);
+    if (byPort) return byPort;
+  }
+  return all.find((x) => x.table.findVirtualHost(req.authority) !== null) ?? all[0]!;
+}
+
+export function clusterInfos(snap: Snapshot): Map<string, ClusterInfo> {
+  const out = new Map<string, ClusterInfo>();
+  for (const [name, c] of snap.clusters) out.set(name, clusterInfoFromConfig(c.raw, c.endpoints));
+  return out;
+}
+

@@ -306,6 +306,22 @@ class DestinationBinding {
     this.labels = labels;
   }
 
+  /** Envoy's per-host counters for /clusters, summed over the bound series (slow path). */
+  totals(): { rqTotal: number; rqError: number; rqSuccess: number; rqTimeout: number } {
+    let rqTotal = 0;
+    let rqError = 0;
+    let rqTimeout = 0;
+    for (const [key, s] of this.#sets) {
+      const code = Math.floor(key / 67108864);
+      const flags = key % 67108864;
+      const n = s.requests.value;
+      rqTotal += n;
+      if (code >= 500) rqError += n;
+      if ((flags & FLAG_UT) !== 0) rqTimeout += n;
+    }
+    return { rqTotal, rqError, rqSuccess: rqTotal - rqError, rqTimeout };
+  }
+
   set(code: number, flags: number): IstioSet {
     // flags < 2^26, code < 1000: one exact number key.
     const key = code * 67108864 + flags;
@@ -348,6 +364,11 @@ class ClusterBinding {
     this.rqTime = m.envoyRqTime.series(n);
     this.clusterDestination = new DestinationBinding(m, destinationLabels(c.name, c.config.raw, null));
     for (const h of c.hosts) this.#endpoints.set(h.key, new DestinationBinding(m, destinationLabels(c.name, c.config.raw, h.metadata)));
+  }
+
+  /** The endpoint's binding if requests reached it (slow path, /clusters). */
+  peekEndpoint(key: string): DestinationBinding | undefined {
+    return this.#endpoints.get(key);
   }
 
   endpoint(key: string): DestinationBinding {
@@ -537,6 +558,7 @@ export class Metrics implements XdsStats {
   readonly xdsNacked: MetricFamily<CounterSeries>;
   /** The current snapshot's clusters (scrape-time gauges). */
   #clusters: ReadonlyMap<string, ClusterView> = new Map();
+  #current: SnapshotMetrics | null = null;
   readonly #xdsAcceptedAt = new Map<string, number>();
   #configVersion = '';
   #configAppliedAt = 0;
@@ -597,7 +619,15 @@ export class Metrics implements XdsStats {
   /** Binds a snapshot's listeners and clusters; the data path stores the result per listener. */
   bindSnapshot(snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>): SnapshotMetrics {
     this.#clusters = clusters;
-    return new SnapshotMetrics(this, snapshot, clusters);
+    const b = new SnapshotMetrics(this, snapshot, clusters);
+    this.#current = b;
+    return b;
+  }
+
+  /** Per-host counters of the current snapshot (admin /clusters). */
+  hostCounters(cluster: string, hostKey: string): { rqTotal: number; rqError: number; rqSuccess: number; rqTimeout: number } {
+    const d = this.#current?.clusters.get(cluster)?.peekEndpoint(hostKey);
+    return d === undefined ? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 } : d.totals();
   }
 
   istioSetFor(d: DestinationLabels, code: number, flags: number): IstioSet {

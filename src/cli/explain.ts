@@ -8,9 +8,8 @@ import { ConfigError, UsageError } from '../errors';
 import { loadBootstrap } from '../config/bootstrap';
 import { loadIstioFiles, translateIstio } from '../config/istio';
 import type { Resource, ResourceSet } from '../config/resources';
-import { compileSnapshot, type Snapshot } from '../proxy/snapshot';
-import type { RouteTable } from '../route/route-table';
-import { clusterInfoFromConfig, explainRequest, formatExplanation, type ClusterInfo, type ExplainRequest, type ListenerTable } from '../admin/explain';
+import { compileSnapshot } from '../proxy/snapshot';
+import { chooseListener, clusterInfos, explainRequest, formatExplanation, type ExplainRequest } from '../admin/explain';
 
 export const EXPLAIN_USAGE = `usage: weir explain (-c <bootstrap> | --istio <file-or-dir>... | --config-dump <file>)
                     --authority <host> [--path <path>] [--method <m>] [-H 'name: value']...
@@ -158,30 +157,6 @@ async function loadSet(a: ExplainArgs): Promise<ResourceSet> {
   const tr = translateIstio(docs);
   if (tr.errors) throw new ConfigError(tr.errors);
   return { ...tr.value.resources, versionInfo: tr.value.resources.versionInfo || `istio ${tr.value.version}` };
-}
-
-/** Picks the listener: by name or port when asked, else the authority's port, else one that knows the host. */
-export function chooseListener(snap: Snapshot, req: ExplainRequest, which?: string): ListenerTable {
-  const all = snap.listeners.map((l) => ({ name: l.name, port: l.port, routeConfigName: l.hcm.routeConfigName, table: l.hcm.routeTable as unknown as RouteTable }));
-  if (all.length === 0) throw new ConfigError(['no listener is ready in this configuration' + (snap.warmingListeners.length ? ` (warming: ${snap.warmingListeners.join(', ')})` : '')]);
-  if (which !== undefined) {
-    const l = all.find((x) => x.name === which || String(x.port) === which);
-    if (l === undefined) throw new UsageError(`explain: no listener ${JSON.stringify(which)} (listeners: ${all.map((x) => `${x.name}:${x.port}`).join(', ')})`);
-    return l;
-  }
-  if (all.length === 1) return all[0]!;
-  const m = /:(\d+)$/.exec(req.authority);
-  if (m) {
-    const byPort = all.find((x) => String(x.port) === m[1]);
-    if (byPort) return byPort;
-  }
-  return all.find((x) => x.table.findVirtualHost(req.authority) !== null) ?? all[0]!;
-}
-
-export function clusterInfos(snap: Snapshot): Map<string, ClusterInfo> {
-  const out = new Map<string, ClusterInfo>();
-  for (const [name, c] of snap.clusters) out.set(name, clusterInfoFromConfig(c.raw, c.endpoints));
-  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {

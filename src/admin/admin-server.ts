@@ -1,0 +1,394 @@
+// Envoy's admin API (https://www.envoyproxy.io/docs/envoy/latest/operations/admin), the paths and
+// response shapes weir can honour, on the bootstrap's `admin.address` (127.0.0.1 unless the
+// bootstrap says otherwise). Mutating endpoints need POST, as in Envoy (405 otherwise).
+//
+// Health checks: Envoy's POST /healthcheck/fail sets the server's "health check failed" flag, which
+// the HTTP health check filter answers with 503, `/ready` and `/server_info` report as DRAINING
+// (admin server_info_handler serverState()), and the HTTP connection manager turns into
+// `connection: close` on every response (DrainManagerImpl::drainClose). weir has no health check
+// filter; it does the rest: /ready 503 DRAINING, server_info DRAINING, and (when the proxy offers
+// setHealthCheckFailed) `connection: close` on proxied responses. POST /healthcheck/ok undoes it.
+
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Snapshot } from '../proxy/snapshot';
+import type { Metrics } from './metrics';
+import type { MetricJson } from './metric-family';
+import { buildConfigDump, selectConfigDump, type ConfigDumpInput } from './config-dump';
+import { statLines, statsJson, statsText } from './stats-text';
+import { DASHBOARD_HTML, dashboardData } from './dashboard';
+import { collectWorkerMetrics } from './worker-metrics';
+import { chooseListener, clusterInfos, explainRequest, formatExplanation, type ExplainRequest } from './explain';
+
+/** Envoy's server states (envoy.admin.v3.ServerInfo.State). */
+export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
+
+export interface AdminLogger {
+  info(msg: string, fields?: object): void;
+  warn(msg: string, fields?: object): void;
+}
+
+/** What the admin reads of the running proxy (src/proxy ProxyServer). */
+export interface AdminProxy {
+  readonly snapshot: Snapshot | null;
+  readonly clusters: ReadonlyMap<string, AdminCluster>;
+  listeners(): { name: string; address: string; port: number }[];
+  drain(timeoutMs?: number): Promise<void>;
+  setHealthCheckFailed?(failed: boolean): void;
+}
+
+export interface AdminCluster {
+  readonly name: string;
+  readonly config: { readonly raw: { readonly [k: string]: unknown }; readonly circuitBreakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number } };
+  readonly hosts: readonly {
+    readonly key: string;
+    readonly address: string;
+    readonly port: number;
+    readonly hostname: string;
+    readonly weight: number;
+    readonly priority: number;
+    readonly healthy: boolean;
+    readonly active: number;
+    readonly locality: { region: string; zone: string; subZone: string } | null;
+    readonly pool: unknown;
+  }[];
+}
+
+export interface AdminServerOptions {
+  address: string;
+  port: number;
+  state(): ServerState;
+  proxy?: AdminProxy | null;
+  /** This process's metrics (single process, or a worker). */
+  metrics?: Metrics | null;
+  /** The primary of --concurrency N: metrics come from the workers, merged. */
+  aggregateWorkers?: boolean;
+  /** What /config_dump shows (bootstrap, static resources, ADS state, file sources). */
+  configDump?: () => ConfigDumpInput;
+  node?: object;
+  commandLineOptions?: object;
+  version?: string;
+  /** GET /explain (off by default: --enable-explain). */
+  enableExplain?: boolean;
+  /** POST /quitquitquit. */
+  onQuit?: () => void;
+  /** POST /logging?level=: returns false for an unknown level. */
+  setLogLevel?: (level: string) => boolean;
+  logLevel?: () => string;
+  /** Drain time for POST /drain_listeners?graceful (Envoy --drain-time-s). */
+  drainTimeMs?: number;
+  log?: AdminLogger;
+}
+
+/** Envoy's help lines for the endpoints weir serves. */
+const ENDPOINTS: readonly [string, string, boolean][] = [
+  ['/', 'Admin home page', false],
+  ['/clusters', 'upstream cluster status', false],
+  ['/config_dump', 'dump current Envoy configs (experimental)', false],
+  ['/dashboard', 'weir: live traffic split page (same as /weir)', false],
+  ['/drain_listeners', 'drain listeners', true],
+  ['/explain', 'weir: explain the route a request would take (needs --enable-explain)', false],
+  ['/healthcheck/fail', 'cause the server to fail health checks', true],
+  ['/healthcheck/ok', 'cause the server to pass health checks', true],
+  ['/help', 'print out list of admin commands', false],
+  ['/listeners', 'print listener info', false],
+  ['/logging', 'query/change logging levels', true],
+  ['/quitquitquit', 'exit the server', true],
+  ['/ready', 'print server state, return 200 if LIVE, otherwise return 503', false],
+  ['/server_info', 'print server version/status information', false],
+  ['/stats', 'print server stats', false],
+  ['/stats/prometheus', 'print server stats in prometheus format', false],
+  ['/weir', 'weir: live traffic split page', false],
+];
+
+export function adminHelp(): string {
+  let s = 'admin commands are:\n';
+  for (const [p, h, post] of ENDPOINTS) s += `  ${p}${post ? ' (POST)' : ''}: ${h}\n`;
+  return s;
+}
+
+const TEXT = 'text/plain; charset=UTF-8';
+const JSON_TYPE = 'application/json';
+const PROM = 'text/plain; version=0.0.4; charset=utf-8';
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+}
+
+function durationText(ms: number): string {
+  return `${Math.floor(ms / 1000)}s`;
+}
+
+export class AdminServer {
+  readonly #opts: AdminServerOptions;
+  readonly #server: http.Server;
+  readonly #started = Date.now();
+  #healthCheckFailed = false;
+  address = '';
+  port = 0;
+
+  private constructor(opts: AdminServerOptions) {
+    this.#opts = opts;
+    this.#server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((e: unknown) => {
+        opts.log?.warn('admin request failed', { error: (e as Error).message });
+        if (!res.headersSent) send(res, 500, TEXT, `internal error: ${(e as Error).message}\n`);
+        else res.destroy();
+      });
+    });
+    // Admin connections must not hold the process open after a drain.
+    this.#server.keepAliveTimeout = 1000;
+  }
+
+  static async start(opts: AdminServerOptions): Promise<AdminServer> {
+    const a = new AdminServer(opts);
+    await new Promise<void>((resolve, reject) => {
+      a.#server.once('error', reject);
+      a.#server.listen(opts.port, opts.address, () => {
+        a.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = a.#server.address() as AddressInfo;
+    a.address = addr.address;
+    a.port = addr.port;
+    opts.log?.info(`admin address: ${addr.address}:${addr.port}`);
+    return a;
+  }
+
+  get healthCheckFailed(): boolean {
+    return this.#healthCheckFailed;
+  }
+
+  /** Envoy's serverState(): an initialized server whose health check failed reports DRAINING. */
+  state(): ServerState {
+    const s = this.#opts.state();
+    return s === 'LIVE' && this.#healthCheckFailed ? 'DRAINING' : s;
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #registry(): Promise<Registry | null> {
+    if (this.#opts.aggregateWorkers) return (await collectWorkerMetrics()).registry;
+    return this.#opts.metrics?.registry ?? null;
+  }
+
+  async #metricsJson(): Promise<MetricJson[]> {
+    const r = await this.#registry();
+    return r === null ? [] : ((await r.getMetricsAsJSON()) as unknown as MetricJson[]);
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    const q = url.searchParams;
+    const entry = ENDPOINTS.find(([p]) => p === path);
+    if (entry === undefined && path !== '/weir/data.json') {
+      send(res, 404, TEXT, 'invalid path. ' + adminHelp());
+      return;
+    }
+    if (entry !== undefined && entry[2] && req.method !== 'POST') {
+      send(res, 405, TEXT, 'This endpoint requires a POST\n');
+      return;
+    }
+    const o = this.#opts;
+    switch (path) {
+      case '/':
+      case '/help':
+        return send(res, 200, TEXT, adminHelp());
+      case '/ready': {
+        const s = this.state();
+        return send(res, s === 'LIVE' ? 200 : 503, TEXT, s + '\n');
+      }
+      case '/server_info':
+        return send(res, 200, JSON_TYPE, JSON.stringify(this.#serverInfo(), null, 2) + '\n');
+      case '/healthcheck/fail':
+        this.#healthCheckFailed = true;
+        o.proxy?.setHealthCheckFailed?.(true);
+        return send(res, 200, TEXT, 'OK\n');
+      case '/healthcheck/ok':
+        this.#healthCheckFailed = false;
+        o.proxy?.setHealthCheckFailed?.(false);
+        return send(res, 200, TEXT, 'OK\n');
+      case '/drain_listeners': {
+        // Envoy: stop accepting on the listeners; `graceful` first lets connections finish within
+        // the drain time. Requests in flight always finish.
+        const p = o.proxy;
+        if (p) void p.drain(q.has('graceful') ? o.drainTimeMs : 0);
+        return send(res, 200, TEXT, 'OK\n');
+      }
+      case '/quitquitquit':
+        send(res, 200, TEXT, 'OK\n');
+        o.log?.info('admin: /quitquitquit: shutting down');
+        if (o.onQuit) setImmediate(o.onQuit);
+        return;
+      case '/logging': {
+        const level = q.get('level');
+        if (level !== null && (o.setLogLevel === undefined || !o.setLogLevel(level))) {
+          return send(res, 404, TEXT, `error: unknown logger level ${JSON.stringify(level)}\nusage: /logging?level=<trace|debug|info|warning|error|critical|off>\n`);
+        }
+        const cur = o.logLevel?.() ?? 'info';
+        return send(res, 200, TEXT, `active loggers:\n${['admin', 'config', 'upstream', 'router', 'main'].map((n) => `  ${n}: ${cur}`).join('\n')}\n`);
+      }
+      case '/stats': {
+        const filter = q.get('filter');
+        let re: RegExp | null = null;
+        if (filter !== null && filter !== '') {
+          try {
+            re = new RegExp(filter);
+          } catch {
+            return send(res, 400, TEXT, `Invalid re2 regex: ${filter}\n`);
+          }
+        }
+        if (q.get('format') === 'prometheus') return this.#prometheus(res);
+        const lines = statLines(await this.#metricsJson(), re, q.has('usedonly'));
+        if (q.get('format') === 'json') return send(res, 200, JSON_TYPE, statsJson(lines) + '\n');
+        return send(res, 200, TEXT, statsText(lines));
+      }
+      case '/stats/prometheus':
+        return this.#prometheus(res);
+      case '/config_dump': {
+        const input = o.configDump?.() ?? {};
+        const dump = buildConfigDump({ ...input, includeEds: q.has('include_eds') });
+        const sel = selectConfigDump(dump, q.get('resource'), q.get('mask'));
+        if (sel === null) return send(res, 404, TEXT, `${q.get('resource')} not found in config dump\n`);
+        return send(res, 200, JSON_TYPE, JSON.stringify(sel, null, 2) + '\n');
+      }
+      case '/clusters':
+        return q.get('format') === 'json' ? send(res, 200, JSON_TYPE, JSON.stringify(this.#clustersJson(), null, 2) + '\n') : send(res, 200, TEXT, this.#clustersText());
+      case '/listeners': {
+        const ls = o.proxy?.listeners() ?? [];
+        if (q.get('format') === 'json') {
+          return send(res, 200, JSON_TYPE, JSON.stringify({ listener_statuses: ls.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address, port_value: l.port } } })) }, null, 2) + '\n');
+        }
+        return send(res, 200, TEXT, ls.map((l) => `${l.name}::${l.address}:${l.port}\n`).join(''));
+      }
+      case '/weir':
+      case '/dashboard':
+        return send(res, 200, 'text/html; charset=UTF-8', DASHBOARD_HTML);
+      case '/weir/data.json': {
+        const rej = o.metrics?.configState.rejected;
+        return send(res, 200, JSON_TYPE, JSON.stringify(dashboardData(await this.#metricsJson(), rej ? rej.errors : [])));
+      }
+      case '/explain':
+        return this.#explain(req, res, q);
+    }
+  }
+
+  async #prometheus(res: http.ServerResponse): Promise<void> {
+    const r = await this.#registry();
+    send(res, 200, PROM, r === null ? '' : await r.metrics());
+  }
+
+  #serverInfo(): object {
+    const o = this.#opts;
+    const up = durationText(Date.now() - this.#started);
+    return {
+      version: `weir/${o.version ?? 'unknown'}/Clean/RELEASE/node-${process.versions.node}`,
+      state: this.state(),
+      hot_restart_version: 'disabled',
+      command_line_options: o.commandLineOptions ?? {},
+      node: o.node ?? {},
+      uptime_current_epoch: up,
+      uptime_all_epochs: up,
+    };
+  }
+
+  #clustersText(): string {
+    const p = this.#opts.proxy;
+    if (!p) return '';
+    const m = this.#opts.metrics;
+    let s = '';
+    for (const c of p.clusters.values()) {
+      const n = c.name;
+      const cb = c.config.circuitBreakers;
+      s += `${n}::observability_name::${n}\n`;
+      for (const prio of ['default_priority', 'high_priority']) {
+        s += `${n}::${prio}::max_connections::${cb.maxConnections}\n${n}::${prio}::max_pending_requests::${cb.maxPendingRequests}\n`;
+        s += `${n}::${prio}::max_requests::${cb.maxRequests}\n${n}::${prio}::max_retries::${cb.maxRetries}\n`;
+      }
+      s += `${n}::added_via_api::${this.#addedViaApi(n)}\n`;
+      for (const h of c.hosts) {
+        const k = `${n}::${h.key}`;
+        const t = m?.hostCounters(n, h.key) ?? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 };
+        const cx = (h.pool as { stats?: { connected?: number } } | null)?.stats?.connected ?? 0;
+        s += `${k}::cx_active::${cx}\n${k}::rq_active::${h.active}\n${k}::rq_error::${t.rqError}\n${k}::rq_success::${t.rqSuccess}\n`;
+        s += `${k}::rq_timeout::${t.rqTimeout}\n${k}::rq_total::${t.rqTotal}\n${k}::hostname::${h.hostname === h.address ? '' : h.hostname}\n`;
+        s += `${k}::health_flags::${h.healthy ? 'healthy' : '/failed_eds_health'}\n${k}::weight::${h.weight}\n`;
+        s += `${k}::region::${h.locality?.region ?? ''}\n${k}::zone::${h.locality?.zone ?? ''}\n${k}::sub_zone::${h.locality?.subZone ?? ''}\n`;
+        s += `${k}::canary::false\n${k}::priority::${h.priority}\n${k}::success_rate::-1\n${k}::local_origin_success_rate::-1\n`;
+      }
+    }
+    return s;
+  }
+
+  #addedViaApi(name: string): boolean {
+    const st = this.#opts.configDump?.().staticSet;
+    return st ? !st.clusters.some((c) => c.name === name) : false;
+  }
+
+  #clustersJson(): object {
+    const p = this.#opts.proxy;
+    const m = this.#opts.metrics;
+    const statuses = [...(p?.clusters.values() ?? [])].map((c) => ({
+      name: c.name,
+      observability_name: c.name,
+      added_via_api: this.#addedViaApi(c.name),
+      host_statuses: c.hosts.map((h) => {
+        const t = m?.hostCounters(c.name, h.key) ?? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 };
+        const cx = (h.pool as { stats?: { connected?: number } } | null)?.stats?.connected ?? 0;
+        return {
+          address: { socket_address: { address: h.address, port_value: h.port } },
+          stats: [
+            { name: 'cx_active', type: 'GAUGE', value: String(cx) },
+            { name: 'rq_active', type: 'GAUGE', value: String(h.active) },
+            { name: 'rq_error', value: String(t.rqError) },
+            { name: 'rq_success', value: String(t.rqSuccess) },
+            { name: 'rq_timeout', value: String(t.rqTimeout) },
+            { name: 'rq_total', value: String(t.rqTotal) },
+          ],
+          health_status: { eds_health_status: h.healthy ? 'HEALTHY' : 'UNHEALTHY' },
+          weight: h.weight,
+          ...(h.hostname !== h.address ? { hostname: h.hostname } : {}),
+          ...(h.locality ? { locality: { region: h.locality.region, zone: h.locality.zone, sub_zone: h.locality.subZone } } : {}),
+          priority: h.priority,
+        };
+      }),
+    }));
+    return { cluster_statuses: statuses };
+  }
+
+  #explain(_req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): void {
+    const o = this.#opts;
+    if (!o.enableExplain) return send(res, 404, TEXT, '/explain is disabled: start weir with --enable-explain\n');
+    const snap = o.proxy?.snapshot ?? null;
+    if (snap === null) return send(res, 503, TEXT, 'no configuration is serving yet\n');
+    const authority = q.get('authority');
+    if (authority === null || authority === '') return send(res, 400, TEXT, 'usage: /explain?authority=<host>&path=<path>&method=<m>&header=<name:value>...&random=<n>&listener=<name|port>[&format=text]\n');
+    const headers: [string, string][] = [];
+    for (const h of q.getAll('header')) {
+      const c = h.indexOf(':', h.startsWith(':') ? 1 : 0);
+      if (c <= 0) return send(res, 400, TEXT, `header ${JSON.stringify(h)} must be name:value\n`);
+      headers.push([h.slice(0, c).trim(), h.slice(c + 1).trim()]);
+    }
+    const r: ExplainRequest = { authority, path: q.get('path') ?? '/', method: q.get('method') ?? 'GET', headers };
+    const rnd = q.get('random');
+    if (rnd !== null) r.random = Number(rnd) >>> 0;
+    let x;
+    try {
+      const lt = chooseListener(snap, r, q.get('listener') ?? undefined);
+      x = explainRequest(lt, clusterInfos(snap), r, snap.versionInfo);
+    } catch (e) {
+      return send(res, 400, TEXT, (e as Error).message + '\n');
+    }
+    if (q.get('format') === 'text') return send(res, 200, TEXT, formatExplanation(x));
+    return send(res, 200, JSON_TYPE, JSON.stringify(x, null, 2) + '\n');
+  }
+}
