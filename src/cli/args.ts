@@ -3,6 +3,7 @@
 // implements the feature; anything else is a UsageError with a clear message (exit code 1).
 
 import { UsageError } from '../errors';
+import type { IstioOptions, PickMode, StickyKey } from '../config/istio/types';
 import { parseLogLevel, type LogLevel } from './logger';
 
 /** Subcommands; `serve` is the default when the first argument is a flag. */
@@ -17,6 +18,13 @@ export const DEFAULT_DRAIN_TIME_S = 600;
 
 export type Mode = 'serve' | 'validate' | 'init_only';
 
+/** `--istio` and its companions: serve Istio YAML (config/istio/README.md). */
+export interface IstioServeArgs {
+  /** Files or directories (`--istio`, repeatable). */
+  paths: string[];
+  options: IstioOptions;
+}
+
 export interface ServeArgs {
   configPath: string | undefined;
   configYaml: string | undefined;
@@ -28,6 +36,8 @@ export interface ServeArgs {
   drainTimeS: number;
   mode: Mode;
   allowUnknownStaticFields: boolean;
+  /** Present only when `--istio` is given. */
+  istio?: IstioServeArgs;
 }
 
 export type ParsedCommand =
@@ -36,7 +46,9 @@ export type ParsedCommand =
   | { kind: 'serve'; args: ServeArgs }
   | { kind: 'subcommand'; name: Subcommand; argv: string[] };
 
-type FlagKind = 'string' | 'bool';
+/** `list`: repeatable, every value kept in order (`--istio a --istio b`). */
+type FlagKind = 'string' | 'bool' | 'list';
+export type FlagValue = string | boolean | string[];
 export interface FlagSpec {
   names: readonly string[];
   kind: FlagKind;
@@ -54,6 +66,11 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { names: ['--drain-time-s'], kind: 'string', key: 'drainTimeS' },
   { names: ['--mode'], kind: 'string', key: 'mode' },
   { names: ['--allow-unknown-static-fields'], kind: 'bool', key: 'allowUnknownStaticFields' },
+  { names: ['--istio'], kind: 'list', key: 'istio' },
+  { names: ['--istio-listen'], kind: 'string', key: 'istioListen' },
+  { names: ['--istio-namespace'], kind: 'string', key: 'istioNamespace' },
+  { names: ['--pick-mode'], kind: 'string', key: 'pickMode' },
+  { names: ['--sticky-key'], kind: 'string', key: 'stickyKey' },
   // weir has no hot restart (a new process is a new process), so Envoy's flag to disable it is a no-op.
   { names: ['--disable-hot-restart'], kind: 'bool', key: 'disableHotRestart' },
   { names: ['-h', '--help'], kind: 'bool', key: 'help' },
@@ -64,10 +81,10 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
  * Generic flag reader: `--flag value`, `--flag=value`, boolean `--flag`. Returns the raw values
  * by key; unknown flags and stray positionals are UsageErrors naming the command.
  */
-export function readFlags(argv: readonly string[], specs: readonly FlagSpec[], command: string): Record<string, string | boolean> {
+export function readFlags(argv: readonly string[], specs: readonly FlagSpec[], command: string): Record<string, FlagValue> {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) for (const n of s.names) byName.set(n, s);
-  const out: Record<string, string | boolean> = {};
+  const out: Record<string, FlagValue> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     let name = arg;
@@ -94,12 +111,17 @@ export function readFlags(argv: readonly string[], specs: readonly FlagSpec[], c
       if (value === undefined) throw new UsageError(`${command}: flag '${name}' needs a value`);
       i++;
     }
+    if (spec.kind === 'list') {
+      const prev = out[spec.key];
+      out[spec.key] = Array.isArray(prev) ? [...prev, value] : [value];
+      continue;
+    }
     out[spec.key] = value;
   }
   return out;
 }
 
-function intFlag(raw: string | boolean | undefined, name: string, dflt: number, min: number): number {
+function intFlag(raw: FlagValue | undefined, name: string, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
   if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min)
     throw new UsageError(`flag '${name}' must be an integer >= ${min} (got '${String(raw)}')`);
@@ -107,7 +129,7 @@ function intFlag(raw: string | boolean | undefined, name: string, dflt: number, 
 }
 
 /** Turns raw serve flags into `ServeArgs` (validating values as Envoy does). */
-export function toServeArgs(raw: Record<string, string | boolean>): ServeArgs {
+export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
   let logLevel: LogLevel = 'info';
   if (raw.logLevel !== undefined) {
     const l = parseLogLevel(String(raw.logLevel));
@@ -119,6 +141,10 @@ export function toServeArgs(raw: Record<string, string | boolean>): ServeArgs {
   if (mode !== 'serve' && mode !== 'validate' && mode !== 'init_only')
     throw new UsageError(`flag '--mode': invalid mode '${mode}' (serve, validate, init_only)`);
   const s = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+  const istio = toIstioArgs(raw, s);
+  const concurrency = intFlag(raw.concurrency, '--concurrency', 1, 1);
+  // Each worker would watch and apply on its own; the primary could not say which version is live.
+  if (istio && concurrency > 1) throw new UsageError("flag '--istio' works with --concurrency 1 only");
   return {
     configPath: s('configPath'),
     configYaml: s('configYaml'),
@@ -126,11 +152,44 @@ export function toServeArgs(raw: Record<string, string | boolean>): ServeArgs {
     serviceCluster: s('serviceCluster'),
     serviceZone: s('serviceZone'),
     logLevel,
-    concurrency: intFlag(raw.concurrency, '--concurrency', 1, 1),
+    concurrency,
     drainTimeS: intFlag(raw.drainTimeS, '--drain-time-s', DEFAULT_DRAIN_TIME_S, 0),
     mode,
     allowUnknownStaticFields: raw.allowUnknownStaticFields === true,
+    ...(istio ? { istio } : {}),
   };
+}
+
+function toIstioArgs(raw: Record<string, FlagValue>, s: (k: string) => string | undefined): IstioServeArgs | undefined {
+  const paths = Array.isArray(raw.istio) ? raw.istio : [];
+  if (paths.length === 0) {
+    for (const [k, f] of [['istioListen', '--istio-listen'], ['istioNamespace', '--istio-namespace'], ['pickMode', '--pick-mode'], ['stickyKey', '--sticky-key']])
+      if (raw[k as string] !== undefined) throw new UsageError(`flag '${f}' needs --istio <file-or-dir>`);
+    return undefined;
+  }
+  const options: IstioOptions = {};
+  const listen = s('istioListen');
+  if (listen !== undefined) {
+    // Required here, not imported: `weir --help` must not load the Istio translator.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseListen } = require('./translate') as typeof import('./translate');
+    options.listen = parseListen(listen);
+  }
+  const ns = s('istioNamespace');
+  if (ns !== undefined) options.namespace = ns;
+  const mode = s('pickMode');
+  if (mode !== undefined) {
+    if (mode !== 'random' && mode !== 'smooth' && mode !== 'sticky')
+      throw new UsageError(`flag '--pick-mode': invalid mode '${mode}' (random, smooth, sticky)`);
+    options.defaultPickMode = mode as PickMode;
+  }
+  const key = s('stickyKey');
+  if (key !== undefined) {
+    const k = /^(cookie|header):(.+)$/.exec(key);
+    if (!k) throw new UsageError(`flag '--sticky-key': expected cookie:<name> or header:<name> (got '${key}')`);
+    options.defaultStickyKey = (k[1] === 'cookie' ? { cookie: k[2] } : { header: (k[2] as string).toLowerCase() }) as StickyKey;
+  }
+  return { paths, options };
 }
 
 /** Top-level dispatch: which subcommand, with which arguments. Throws UsageError. */
@@ -151,8 +210,8 @@ function parseServe(argv: readonly string[], command: string): ParsedCommand {
   if (raw.help) return { kind: 'help' };
   if (raw.version) return { kind: 'version' };
   const args = toServeArgs(raw);
-  if (!args.configPath && !args.configYaml)
-    throw new UsageError(`${command}: at least one of --config-path (-c) or --config-yaml is required`);
+  if (!args.configPath && !args.configYaml && !args.istio)
+    throw new UsageError(`${command}: at least one of --config-path (-c) or --config-yaml is required (or --istio <file-or-dir>)`);
   return { kind: 'serve', args };
 }
 
@@ -160,6 +219,7 @@ export const HELP = `weir: an Envoy-compatible traffic-splitting HTTP proxy
 
 Usage:
   weir -c <bootstrap.yaml> [flags]        serve an Envoy v3 bootstrap (same as 'weir serve')
+  weir --istio <file-or-dir>... [flags]   serve Istio YAML, reloading it on every change
   weir <command> [args]
 
 Commands:
@@ -185,6 +245,18 @@ Serve flags (Envoy's names and defaults):
                                   file and field path, start nothing; init_only: load, bind, exit
       --allow-unknown-static-fields  unknown bootstrap fields are warnings, not errors
       --disable-hot-restart       accepted for Envoy compatibility (weir has no hot restart)
+
+Istio YAML (VirtualService, DestinationRule, ServiceEntry; see config/istio/README.md):
+      --istio <file-or-dir>       serve these files (repeatable; a directory means its *.yaml/*.yml);
+                                  edits are applied live, an invalid edit is rejected and the last
+                                  good config keeps serving; with -c the bootstrap gives admin and
+                                  node, without it admin listens on 127.0.0.1:15000 (istio-proxy's)
+      --istio-listen <addr>[:<port>]  one listener on <port> routing every service by Host; without a
+                                  port, a listener per service port on <addr> (default 127.0.0.1)
+      --istio-namespace <ns>      namespace of documents without one, and of weir (default "default")
+      --pick-mode <mode>          weighted routes without a weir.io/pick-mode annotation: random
+                                  (default, Envoy's), smooth (exact split) or sticky
+      --sticky-key <key>          cookie:<name> or header:<name>, for --pick-mode sticky
   -h, --help                      this help
       --version                   print the version
 

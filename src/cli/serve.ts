@@ -8,6 +8,9 @@
 // resources are merged into one snapshot as in Envoy, each accepted xDS update is applied to the
 // same ProxyServer, and SIGTERM stops the client before draining. With --concurrency N each worker
 // holds its own ADS stream (as N Envoy processes would).
+// `--istio <file-or-dir>...` serves Istio YAML (src/config/istio-serve.ts): translated, applied to
+// the same ProxyServer, watched, every valid edit one new snapshot; with -c the bootstrap gives the
+// admin listener, node and static resources, without it admin listens on 127.0.0.1:15000.
 
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
@@ -15,7 +18,7 @@ import { ConfigError } from '../errors';
 import { loadBootstrap, type Bootstrap } from '../config/bootstrap';
 import { locateSnapshotError } from '../config/bootstrap-snapshot';
 import type { ResourceSet } from '../config/resources';
-import type { ServeArgs } from './args';
+import type { IstioServeArgs, ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
 import { startAdmin, type AdminLite, type ServerState } from './admin-lite';
 import type { AdsClient } from '../xds/ads-client';
@@ -189,9 +192,45 @@ function logLoaded(log: ConsoleLogger, b: Bootstrap): void {
   });
 }
 
+/** istio-proxy's admin port (pilot-agent/Envoy `--admin-port` default), for `--istio` without `-c`. */
+export const ISTIO_ADMIN_PORT = 15000;
+
+/** The bootstrap `--istio` runs on when no -c/--config-yaml is given: admin on 127.0.0.1:15000, no resources. */
+function istioOnlyBootstrap(args: ServeArgs): Bootstrap {
+  return {
+    resources: { listeners: [], routeConfigurations: [], clusters: [], clusterLoadAssignments: [], versionInfo: '' },
+    admin: { address: '127.0.0.1', port: ISTIO_ADMIN_PORT },
+    node: { id: args.serviceNode ?? '', cluster: args.serviceCluster ?? '', metadata: {}, locality: null },
+    dynamicResources: null,
+    raw: {},
+    source: '--istio',
+    warnings: [],
+    ignoredFields: [],
+  };
+}
+
+/** `--mode validate` for --istio: translate and compile (nothing is started). */
+async function validateIstio(istio: IstioServeArgs, bootstrap: Bootstrap): Promise<string[]> {
+  const { loadIstioFiles, translateIstio } = await import('../config/istio');
+  let docs;
+  try {
+    docs = await loadIstioFiles(istio.paths);
+  } catch (e) {
+    return e instanceof ConfigError ? [...e.errors] : [(e as Error).message];
+  }
+  const r = translateIstio(docs, istio.options);
+  if (r.errors) return r.errors;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const snap = require(path.join(__dirname, '..', 'proxy', 'snapshot')) as { compileSnapshot(set: ResourceSet): { errors?: string[] } };
+  const { mergeResourceSets } = await import('../xds/xds-source');
+  return snap.compileSnapshot(mergeResourceSets(bootstrap.resources, r.value.resources).set).errors ?? [];
+}
+
 /** `weir [serve] ...`: returns the exit code once the server has stopped. */
 export async function serveMain(args: ServeArgs): Promise<number> {
   const log = new ConsoleLogger(args.logLevel);
+  if (args.istio && args.configPath === undefined && args.configYaml === undefined)
+    return serveLoaded(args, log, istioOnlyBootstrap(args), '--istio');
   const loaded = loadBootstrap({
     ...(args.configPath !== undefined ? { configPath: args.configPath } : {}),
     ...(args.configYaml !== undefined ? { configYaml: args.configYaml } : {}),
@@ -207,31 +246,71 @@ export async function serveMain(args: ServeArgs): Promise<number> {
     process.stderr.write(formatBootstrapErrors(source, loaded.errors));
     return 1;
   }
-  const bootstrap = loaded.value;
+  return serveLoaded(args, log, loaded.value, source);
+}
+
+async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Bootstrap, source: string): Promise<number> {
+  // Two sources each applying whole snapshots to one proxy would undo each other's updates.
+  if (args.istio && bootstrap.dynamicResources !== null) {
+    process.stderr.write(formatBootstrapErrors(source, ['dynamic_resources: cannot be combined with --istio (one source of dynamic config)']));
+    return 1;
+  }
   // dynamic_resources are checked up front (also by --mode validate): the ADS cluster must exist.
   const ads = adsConfigFromBootstrap(bootstrap.dynamicResources, bootstrap.resources.clusters);
   if (ads.errors) {
     process.stderr.write(formatBootstrapErrors(source, ads.errors));
     return 1;
   }
+  if (args.mode === 'validate' && args.istio) {
+    const errors = await validateIstio(args.istio, bootstrap);
+    if (errors.length > 0) {
+      process.stderr.write(formatBootstrapErrors(`--istio ${args.istio.paths.join(' ')}`, errors));
+      return 1;
+    }
+  }
   if (args.mode === 'validate') {
     for (const w of bootstrap.warnings) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(`configuration '${source}' OK\n`);
     return 0;
   }
-  if (!cluster.isWorker) logLoaded(log, bootstrap);
+  if (!cluster.isWorker && source !== '--istio') logLoaded(log, bootstrap);
   const drainTimeMs = args.drainTimeS * 1000;
   if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs);
   if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency);
-  return runSingle(bootstrap, log, drainTimeMs, args.mode);
+  return runSingle(bootstrap, log, drainTimeMs, args.mode, args.istio);
 }
 
-async function runSingle(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, mode: ServeArgs['mode']): Promise<number> {
+async function runSingle(
+  bootstrap: Bootstrap,
+  log: ConsoleLogger,
+  drainTimeMs: number,
+  mode: ServeArgs['mode'],
+  istio?: IstioServeArgs,
+): Promise<number> {
   let server: RunningServer;
   try {
     server = await startServer(bootstrap, { log, drainTimeMs });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
+  }
+  if (istio) {
+    const source = `--istio ${istio.paths.join(' ')}`;
+    try {
+      const { startIstioServe } = await import('../config/istio-serve');
+      const watch = await startIstioServe({
+        paths: istio.paths,
+        istio: istio.options,
+        proxy: server.proxy,
+        log: log.child('istio'),
+        staticResources: bootstrap.resources,
+      });
+      const inner = server;
+      // Stop watching before draining: no new snapshot during the drain.
+      server = { ...inner, stop: (ms: number) => (watch.close(), inner.stop(ms)) };
+    } catch (err) {
+      await server.stop(0);
+      return reportStartError(log, { ...bootstrap, source }, err);
+    }
   }
   logListeners(log, server);
   if (mode === 'init_only') {
