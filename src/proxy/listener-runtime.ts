@@ -27,6 +27,15 @@ export interface CompletedStream extends AccessLogEntry {
   readonly listenerName: string;
   readonly statPrefix: string;
   readonly upstreamMetadata: { readonly [k: string]: unknown } | null;
+  /** Retries performed (0 = first attempt only). */
+  readonly retriesDone: number;
+  /** The matched route entry (route/ RouteEntry), or null (no route). */
+  readonly entry: object | null;
+}
+
+/** A per-listener observer bound once per snapshot (metrics): no lookup per request. */
+export interface StreamObserver {
+  streamDone(s: CompletedStream): void;
 }
 
 /** Server-wide mutable state every stream can see (drain flag, in-flight count, random source). */
@@ -48,6 +57,8 @@ export class ListenerRuntime {
   /** Value of the `server` response header (HCM server_name, else the server default). */
   readonly serverHeader: string;
   readonly accessLogs: readonly AccessLogSink[];
+  /** This listener's observer for this snapshot (ProxyServerOptions.onSnapshot), or null. */
+  readonly observer: StreamObserver | null;
   /** The bound port (for strip_matching_host_port and the access log). */
   port: number;
 
@@ -58,7 +69,9 @@ export class ListenerRuntime {
     defaultServerName: string,
     accessLogs: readonly AccessLogSink[],
     port: number,
+    observer: StreamObserver | null,
   ) {
+    this.observer = observer;
     this.config = config;
     this.hcm = config.hcm;
     this.clusters = clusters;

@@ -10,7 +10,7 @@ import { Prng } from '../route/prng';
 import { Cluster } from '../upstream/cluster';
 import { PoolRegistry } from '../upstream/pool-registry';
 import { LbRandom } from '../upstream/random';
-import type { AccessLogSink, CompletedStream, Logger, ProxyCore } from './listener-runtime';
+import type { AccessLogSink, CompletedStream, Logger, ProxyCore, StreamObserver } from './listener-runtime';
 import { ListenerRuntime } from './listener-runtime';
 import { ResponseFlag } from './response-flags';
 import type { ListenerConfig, Snapshot, SnapshotOptions } from './snapshot';
@@ -18,7 +18,7 @@ import { compileSnapshot } from './snapshot';
 import { Stream } from './stream';
 import { UpgradeTunnel } from './upgrade';
 
-export type { CompletedStream, Logger } from './listener-runtime';
+export type { CompletedStream, Logger, StreamObserver } from './listener-runtime';
 
 /**
  * The `server` header weir sends: Envoy's own default (`envoy`) unless the HCM sets server_name,
@@ -44,6 +44,12 @@ export interface ProxyServerOptions {
    * never throw. Not called for upgrades or connection-level protocol errors.
    */
   onStreamComplete?: (s: CompletedStream) => void;
+  /**
+   * Called on every accepted snapshot before it is swapped in, with its runtime clusters; the
+   * result's `listener(name)` is bound into each listener so a finished request calls
+   * `streamDone(stream)` without a lookup (admin/metrics `Metrics.bindSnapshot` has this shape).
+   */
+  onSnapshot?: (snapshot: Snapshot, clusters: ReadonlyMap<string, Cluster>) => { listener(name: string): StreamObserver | null } | null;
 }
 
 const kRuntime = Symbol('weir.listenerRuntime');
@@ -135,6 +141,8 @@ export class ProxyServer {
   readonly #serverName: string;
   readonly #accessLogStream: NodeJS.WritableStream;
   readonly #snapshotOptions: SnapshotOptions;
+  readonly #onSnapshot: ProxyServerOptions['onSnapshot'];
+  #observers: { listener(name: string): StreamObserver | null } | null = null;
   readonly #registry = new PoolRegistry();
   readonly #lbRandom = new LbRandom();
   readonly #core: ProxyCore;
@@ -153,6 +161,7 @@ export class ProxyServer {
     this.#serverName = opts.serverName ?? DEFAULT_SERVER_NAME;
     this.#accessLogStream = opts.accessLogStream ?? process.stdout;
     this.#snapshotOptions = opts.snapshotOptions ?? {};
+    this.#onSnapshot = opts.onSnapshot;
     let random = opts.random;
     if (random === undefined) {
       const prng = new Prng();
@@ -220,6 +229,15 @@ export class ProxyServer {
     const clusters = new Map<string, Cluster>();
     for (const cfg of snap.clusters.values()) clusters.set(cfg.name, new Cluster(cfg, this.#registry, this.#lbRandom, this.#log));
     await Promise.all([...clusters.values()].map((c) => c.start()));
+    const previousObservers = this.#observers;
+    if (this.#onSnapshot !== undefined) {
+      try {
+        this.#observers = this.#onSnapshot(snap, clusters);
+      } catch (e) {
+        this.#log.error('snapshot observer failed', { error: (e as Error).message });
+        this.#observers = null;
+      }
+    }
 
     // Bind what is new before swapping, so a bind failure rejects the whole update.
     const next = new Map<string, BoundListener>();
@@ -241,6 +259,7 @@ export class ProxyServer {
       }
     }
     if (errors.length > 0) {
+      this.#observers = previousObservers;
       for (const b of fresh) b.server.close();
       for (const c of clusters.values()) c.close();
       return { errors };
@@ -269,7 +288,8 @@ export class ProxyServer {
     const sinks: AccessLogSink[] = l.hcm.accessLogs.map((a) => ({ out: this.#sink(a.path), format: a.format }));
     const addr = server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : l.port;
-    return new ListenerRuntime(l, clusters, this.#core, this.#serverName, sinks, port);
+    const observers = this.#observers;
+    return new ListenerRuntime(l, clusters, this.#core, this.#serverName, sinks, port, observers === null ? null : observers.listener(l.name));
   }
 
   #sink(path: string): NodeJS.WritableStream {

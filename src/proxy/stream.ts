@@ -607,7 +607,9 @@ export class Stream implements CompletedStream {
       const l = logs[i]!;
       l.out.write(l.format.format(this));
     }
-    const core = this.lr.core;
+    const lr = this.lr;
+    if (lr.observer !== null) lr.observer.streamDone(this);
+    const core = lr.core;
     if (core.observer !== null) core.observer(this);
     core.streamDone();
   }

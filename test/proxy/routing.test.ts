@@ -159,3 +159,20 @@ t.test('onStreamComplete sees each finished request with the endpoint metadata',
   await get(port, '/');
   t.same(seen, [{ status: 200, cluster: 'v2', version: 'v2', listener: 'l', flags: 0 }]);
 });
+
+t.test('onSnapshot binds a per-listener observer once per snapshot', async (t) => {
+  const calls: string[] = [];
+  let binds = 0;
+  const rc = routeConfig([{ match: { prefix: '/' }, route: { cluster: 'v1', retry_policy: { retry_on: '5xx', num_retries: 1 } } }]);
+  const { port } = await setup(t, rc, [staticCluster('v1', [v1.port])], {}, {
+    onSnapshot: (snap, clusters) => {
+      binds++;
+      t.ok(clusters.has('v1'));
+      return { listener: (name) => (snap.listeners.some((l) => l.name === name) ? { streamDone: (s) => calls.push(`${name} ${s.status} ${s.retriesDone} ${s.entry !== null}`) } : null) };
+    },
+  });
+  await get(port, '/');
+  await get(port, '/');
+  t.equal(binds, 1);
+  t.same(calls, ['l 200 0 true', 'l 200 0 true']);
+});
