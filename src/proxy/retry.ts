@@ -23,6 +23,12 @@ export class CompiledRetry {
   readonly codes: ReadonlySet<number>;
   readonly baseMs: number;
   readonly maxMs: number;
+  /**
+   * Host picks per retry when the pick repeats the previous host. Envoy re-picks only with a
+   * retry_host_predicate (previous_hosts), which Istio always pairs with
+   * host_selection_retry_max_attempts: 5; weir treats a value above 1 as that pairing.
+   */
+  readonly hostSelectionAttempts: number;
 
   constructor(p: RetryPolicyView) {
     let bits = 0;
@@ -62,6 +68,7 @@ export class CompiledRetry {
     this.codes = new Set(p.retriableStatusCodes);
     this.baseMs = p.retryBackOff?.baseIntervalMs ?? 25;
     this.maxMs = p.retryBackOff?.maxIntervalMs ?? this.baseMs * 10;
+    this.hostSelectionAttempts = Math.max(1, p.hostSelectionRetryMaxAttempts ?? 1);
   }
 
   /** Does an upstream response with `status` call for a retry? */

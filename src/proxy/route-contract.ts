@@ -10,6 +10,7 @@ export interface RetryPolicyView {
   readonly perTryTimeoutMs: number;
   readonly retriableStatusCodes: readonly number[];
   readonly retryBackOff: { readonly baseIntervalMs: number; readonly maxIntervalMs: number } | null;
+  readonly hostSelectionRetryMaxAttempts?: number;
 }
 
 export type HashPolicyView =

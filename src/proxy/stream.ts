@@ -83,6 +83,7 @@ export class Stream implements CompletedStream {
   // Upstream request state.
   cluster: Cluster | null = null;
   host: Host | null = null;
+  lastHost: Host | null = null;
   headers: string[] | null = null;
   resHeaders: string[] | null = null;
   upstreamPath = '';
@@ -334,7 +335,11 @@ export class Stream implements CompletedStream {
   /** One attempt: pick a host, check the circuit breakers, dispatch. */
   attempt(): void {
     const cluster = this.cluster!;
-    const host = cluster.chooseHost(this.hash, this.hasHash);
+    let host = cluster.chooseHost(this.hash, this.hasHash);
+    const rp = this.retry;
+    if (rp !== null && this.retriesDone > 0 && rp.hostSelectionAttempts > 1) {
+      for (let i = 1; i < rp.hostSelectionAttempts && host !== null && host === this.lastHost; i++) host = cluster.chooseHost(this.hash, this.hasHash);
+    }
     if (host === null || host.pool === null) {
       this.localReply(503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream');
       return;
@@ -346,6 +351,7 @@ export class Stream implements CompletedStream {
     cluster.activeRequests++;
     host.active++;
     this.host = host;
+    this.lastHost = host;
     this.upstreamHost = host.key;
     this.upstreamMetadata = host.metadata;
     // auto_host_rewrite: the Host becomes the DNS name the endpoint was resolved from.

@@ -242,3 +242,15 @@ t.test('per_try_timeout retries, then 504 UT,URX', async (t) => {
   await log.waitFor(1);
   t.match(lineFor(log.lines, '/pt'), /" 504 UT,URX /);
 });
+
+t.test('host_selection_retry_max_attempts > 1: a retry avoids the host that just failed', async (t) => {
+  const bad = await startFailing(503, 1000);
+  t.teardown(() => bad.close());
+  const rc = routeConfig([{ match: { prefix: '/' }, route: { cluster: 'mixed', retry_policy: { retry_on: '5xx', num_retries: 1, host_selection_retry_max_attempts: 5 } } }]);
+  const { port } = await setupProxy(t, rc, [staticCluster('mixed', [bad.port, ok.port], { lb_policy: 'RANDOM' })]);
+  let okCount = 0;
+  for (let i = 0; i < 20; i++) if ((await get(port, '/')).status === 200) okCount++;
+  // A failed first try on `bad` retries on a host re-picked until it differs (up to 5 picks, each
+  // 1/2 to repeat `bad`): a request fails with p = 1/2 * 1/32, so nearly all succeed.
+  t.ok(okCount >= 18, `${okCount}/20 succeeded`);
+});
