@@ -117,6 +117,13 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
   res.end(body);
 }
 
+/** proto3 JSON leaves unset fields out (the bootstrap loader keeps `locality: null`). */
+function withoutNulls(o: object): object {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
 function durationText(ms: number): string {
   return `${Math.floor(ms / 1000)}s`;
 }
@@ -295,7 +302,7 @@ export class AdminServer {
       state: this.state(),
       hot_restart_version: 'disabled',
       command_line_options: o.commandLineOptions ?? {},
-      node: o.node ?? {},
+      node: withoutNulls(o.node ?? {}),
       uptime_current_epoch: up,
       uptime_all_epochs: up,
     };
