@@ -230,7 +230,7 @@ async function validateIstio(istio: IstioServeArgs, bootstrap: Bootstrap): Promi
 export async function serveMain(args: ServeArgs): Promise<number> {
   const log = new ConsoleLogger(args.logLevel);
   if (args.istio && args.configPath === undefined && args.configYaml === undefined)
-    return serveLoaded(args, log, istioOnlyBootstrap(args), '--istio');
+    return serveLoaded(args, log, istioOnlyBootstrap(args), `--istio ${args.istio.paths.join(' ')}`);
   const loaded = loadBootstrap({
     ...(args.configPath !== undefined ? { configPath: args.configPath } : {}),
     ...(args.configYaml !== undefined ? { configYaml: args.configYaml } : {}),
@@ -273,7 +273,7 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
     process.stdout.write(`configuration '${source}' OK\n`);
     return 0;
   }
-  if (!cluster.isWorker && source !== '--istio') logLoaded(log, bootstrap);
+  if (!cluster.isWorker && bootstrap.source !== '--istio') logLoaded(log, bootstrap);
   const drainTimeMs = args.drainTimeS * 1000;
   if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs);
   if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency);
