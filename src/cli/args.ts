@@ -36,6 +36,10 @@ export interface ServeArgs {
   drainTimeS: number;
   mode: Mode;
   allowUnknownStaticFields: boolean;
+  /** `--disable-metrics`: no metric observation on the request path (admin stats are empty). */
+  disableMetrics: boolean;
+  /** `--enable-explain`: the admin `/explain` endpoint (off by default). */
+  enableExplain: boolean;
   /** Present only when `--istio` is given. */
   istio?: IstioServeArgs;
 }
@@ -73,6 +77,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { names: ['--sticky-key'], kind: 'string', key: 'stickyKey' },
   // weir has no hot restart (a new process is a new process), so Envoy's flag to disable it is a no-op.
   { names: ['--disable-hot-restart'], kind: 'bool', key: 'disableHotRestart' },
+  { names: ['--disable-metrics'], kind: 'bool', key: 'disableMetrics' },
+  { names: ['--enable-explain'], kind: 'bool', key: 'enableExplain' },
   { names: ['-h', '--help'], kind: 'bool', key: 'help' },
   { names: ['--version'], kind: 'bool', key: 'version' },
 ];
@@ -156,6 +162,8 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
     drainTimeS: intFlag(raw.drainTimeS, '--drain-time-s', DEFAULT_DRAIN_TIME_S, 0),
     mode,
     allowUnknownStaticFields: raw.allowUnknownStaticFields === true,
+    disableMetrics: raw.disableMetrics === true,
+    enableExplain: raw.enableExplain === true,
     ...(istio ? { istio } : {}),
   };
 }
@@ -245,6 +253,8 @@ Serve flags (Envoy's names and defaults):
                                   file and field path, start nothing; init_only: load, bind, exit
       --allow-unknown-static-fields  unknown bootstrap fields are warnings, not errors
       --disable-hot-restart       accepted for Envoy compatibility (weir has no hot restart)
+      --disable-metrics           do not record Istio/Envoy/weir metrics (admin /stats is empty)
+      --enable-explain            serve the admin /explain?authority=&path=&header=name:value endpoint
 
 Istio YAML (VirtualService, DestinationRule, ServiceEntry; see config/istio/README.md):
       --istio <file-or-dir>       serve these files (repeatable; a directory means its *.yaml/*.yml);

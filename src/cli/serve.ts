@@ -20,8 +20,12 @@ import { locateSnapshotError } from '../config/bootstrap-snapshot';
 import type { ResourceSet } from '../config/resources';
 import type { IstioServeArgs, ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
-import { startAdmin, type AdminLite, type ServerState } from './admin-lite';
+import { AdminServer, type ServerState } from '../admin/admin-server';
+import { Metrics } from '../admin/metrics';
+import { serveWorkerMetrics } from '../admin/worker-metrics';
 import type { AdsClient } from '../xds/ads-client';
+import type { AdminProxy } from '../admin/admin-server';
+import type { ConfigSourceState } from '../admin/config-dump';
 import { adsConfigFromBootstrap } from '../xds/ads-config';
 import type { XdsFromBootstrapOptions } from '../xds/xds-source';
 import type { Validated } from '../route/types';
@@ -45,6 +49,8 @@ type ProxyServerCtor = new (opts: {
   drainTimeMs?: number;
   serverName?: string;
   accessLogStream?: NodeJS.WritableStream;
+  /** Metrics observer (src/admin/metrics.ts), bound to each applied snapshot. */
+  observer?: Metrics;
 }) => ProxyServerLike;
 
 /**
@@ -86,7 +92,9 @@ export interface RunningServer {
   /** The data path, for other config sources (xDS, Istio YAML) to `apply()` later snapshots to. */
   readonly proxy: ProxyServerLike;
   listeners(): { name: string; address: string; port: number }[];
-  readonly admin: AdminLite | null;
+  readonly admin: AdminServer | null;
+  /** This process's metrics (null with --disable-metrics). */
+  readonly metrics: Metrics | null;
   /** The ADS client when the bootstrap has dynamic_resources (config dump, metrics), else null. */
   readonly xds: AdsClient | null;
   state(): ServerState;
@@ -100,20 +108,39 @@ export interface RunningServer {
  */
 export async function startServer(
   bootstrap: Bootstrap,
-  opts: { log: ConsoleLogger; drainTimeMs: number; admin?: boolean; accessLogStream?: NodeJS.WritableStream },
+  opts: {
+    log: ConsoleLogger;
+    drainTimeMs: number;
+    admin?: boolean;
+    accessLogStream?: NodeJS.WritableStream;
+    /** false: --disable-metrics. */
+    metrics?: boolean;
+    enableExplain?: boolean;
+    commandLineOptions?: object;
+  },
 ): Promise<RunningServer> {
   const ProxyServer = loadProxyServer();
   let state: ServerState = 'INITIALIZING';
+  const metrics = opts.metrics === false ? null : new Metrics({ node: bootstrap.node });
   const proxy = new ProxyServer({
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
+    ...(metrics ? { observer: metrics } : {}),
   });
-  let admin: AdminLite | null = null;
+  let admin: AdminServer | null = null;
   let xds: AdsClient | null = null;
   try {
     if (opts.admin !== false && bootstrap.admin) {
-      admin = await startAdmin({ ...bootstrap.admin, state: () => state, log: opts.log.child('admin') });
+      const loadedAt = new Date();
+      admin = await AdminServer.start({
+        ...bootstrap.admin,
+        state: () => state,
+        proxy: proxy as unknown as AdminProxy,
+        metrics,
+        configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt, ads: xds?.state() ?? null, dynamic: fileSourceState(proxy, bootstrap.resources) }),
+        ...adminCommon(bootstrap, opts.log, opts.drainTimeMs, opts.commandLineOptions, opts.enableExplain === true),
+      });
     }
     const r = await proxy.apply(bootstrap.resources);
     if (r.errors.length > 0) {
@@ -151,6 +178,7 @@ export async function startServer(
     proxy,
     listeners: () => proxy.listeners(),
     admin,
+    metrics,
     xds,
     state: () => state,
     stop(drainTimeMs: number) {
@@ -169,6 +197,82 @@ export async function startServer(
       })();
       return stopping;
     },
+  };
+}
+
+/**
+ * Resources a file source (--istio) applied on top of the bootstrap, for /config_dump's dynamic
+ * entries: what the ProxyServer last applied (its `resources`, when the data path keeps them)
+ * minus the static ones.
+ */
+function fileSourceState(proxy: ProxyServerLike, statics: ResourceSet): ConfigSourceState | null {
+  const p = proxy as ProxyServerLike & { resources?: ResourceSet | null; appliedAt?: Date | null };
+  const set = p.resources;
+  if (!set || set === statics || set.versionInfo === statics.versionInfo) return null;
+  const names = (l: readonly { [k: string]: unknown }[]): Set<unknown> => new Set(l.map((r) => r.name ?? r.cluster_name));
+  const notStatic = <T extends { [k: string]: unknown }>(l: readonly T[], st: readonly { [k: string]: unknown }[]): T[] => {
+    const n = names(st);
+    return l.filter((r) => !n.has(r.name ?? r.cluster_name));
+  };
+  return {
+    set: {
+      listeners: notStatic(set.listeners, statics.listeners),
+      routeConfigurations: notStatic(set.routeConfigurations, statics.routeConfigurations),
+      clusters: notStatic(set.clusters, statics.clusters),
+      clusterLoadAssignments: notStatic(set.clusterLoadAssignments, statics.clusterLoadAssignments),
+      versionInfo: set.versionInfo,
+    },
+    version: set.versionInfo,
+    lastUpdated: p.appliedAt ?? new Date(),
+    rejected: null,
+  };
+}
+
+/** Admin options shared by the single process and the --concurrency primary. */
+function adminCommon(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, commandLineOptions: object | undefined, enableExplain: boolean) {
+  const l = log as ConsoleLogger & { setLevel?(level: string): boolean };
+  return {
+    node: bootstrap.node,
+    commandLineOptions: commandLineOptions ?? {},
+    version: weirVersion(),
+    enableExplain,
+    drainTimeMs,
+    log: log.child('admin'),
+    // Envoy's /quitquitquit exits promptly: the SIGINT path (drain capped at SIGINT_DRAIN_MS).
+    onQuit: () => void process.kill(process.pid, 'SIGINT'),
+    logLevel: () => l.level,
+    ...(typeof l.setLevel === 'function' ? { setLogLevel: (level: string) => l.setLevel!(level) } : {}),
+  };
+}
+
+function weirVersion(): string {
+  for (const up of ['../../..', '../..']) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const pkg = require(path.join(__dirname, up, 'package.json')) as { name?: string; version?: string };
+      if (pkg.name === 'weir') return pkg.version ?? 'unknown';
+    } catch {
+      // not here; try the next candidate
+    }
+  }
+  return 'unknown';
+}
+
+/** Envoy's CommandLineOptions (server_info) for the flags weir takes. */
+function commandLineOptions(args: ServeArgs): object {
+  return {
+    concurrency: args.concurrency,
+    ...(args.configPath !== undefined ? { config_path: args.configPath } : {}),
+    ...(args.configYaml !== undefined ? { config_yaml: args.configYaml } : {}),
+    allow_unknown_static_fields: args.allowUnknownStaticFields,
+    log_level: args.logLevel,
+    ...(args.serviceCluster !== undefined ? { service_cluster: args.serviceCluster } : {}),
+    ...(args.serviceNode !== undefined ? { service_node: args.serviceNode } : {}),
+    ...(args.serviceZone !== undefined ? { service_zone: args.serviceZone } : {}),
+    drain_time: `${args.drainTimeS}s`,
+    mode: args.mode === 'init_only' ? 'InitOnly' : args.mode === 'validate' ? 'Validate' : 'Serve',
+    disable_hot_restart: true,
+    restart_epoch: 0,
   };
 }
 
@@ -275,9 +379,10 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
   }
   if (!cluster.isWorker && bootstrap.source !== '--istio') logLoaded(log, bootstrap);
   const drainTimeMs = args.drainTimeS * 1000;
-  if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs);
-  if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency);
-  return runSingle(bootstrap, log, drainTimeMs, args.mode, args.istio);
+  const obs: ObservabilityArgs = { metrics: !args.disableMetrics, enableExplain: args.enableExplain, commandLineOptions: commandLineOptions(args) };
+  if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs, obs);
+  if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency, obs);
+  return runSingle(bootstrap, log, drainTimeMs, args.mode, args.istio, obs);
 }
 
 async function runSingle(
@@ -286,10 +391,11 @@ async function runSingle(
   drainTimeMs: number,
   mode: ServeArgs['mode'],
   istio?: IstioServeArgs,
+  obs: ObservabilityArgs = { metrics: true, enableExplain: false, commandLineOptions: {} },
 ): Promise<number> {
   let server: RunningServer;
   try {
-    server = await startServer(bootstrap, { log, drainTimeMs });
+    server = await startServer(bootstrap, { log, drainTimeMs, ...obs });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
   }
@@ -355,13 +461,22 @@ function reportStartError(log: ConsoleLogger, bootstrap: Bootstrap, err: unknown
 
 type WorkerMessage = { weir: 'ready' } | { weir: 'drain'; timeoutMs: number };
 
-async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number): Promise<number> {
+/** --disable-metrics, --enable-explain and the options server_info reports. */
+interface ObservabilityArgs {
+  metrics: boolean;
+  enableExplain: boolean;
+  commandLineOptions: object;
+}
+
+async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, obs: ObservabilityArgs): Promise<number> {
   let server: RunningServer;
   try {
-    server = await startServer(bootstrap, { log, drainTimeMs, admin: false });
+    server = await startServer(bootstrap, { log, drainTimeMs, admin: false, metrics: obs.metrics });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
   }
+  // The primary's admin endpoint merges every worker's metrics (src/admin/worker-metrics.ts).
+  if (server.metrics) serveWorkerMetrics(server.metrics.registry);
   logListeners(log, server);
   process.send?.({ weir: 'ready' } satisfies WorkerMessage);
   return new Promise<number>((resolve) => {
@@ -385,7 +500,7 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
   });
 }
 
-async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, concurrency: number): Promise<number> {
+async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, concurrency: number, obs: ObservabilityArgs): Promise<number> {
   const ready = new Set<Worker>();
   const workers = new Set<Worker>();
   const restarts: number[] = [];
@@ -395,10 +510,18 @@ async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs:
   const finished = new Promise<number>((resolve) => (done = resolve));
 
   const state = (): ServerState => (shuttingDown ? 'DRAINING' : ready.size === concurrency ? 'LIVE' : 'INITIALIZING');
-  let admin: AdminLite | null = null;
+  let admin: AdminServer | null = null;
   if (bootstrap.admin) {
     try {
-      admin = await startAdmin({ ...bootstrap.admin, state, log: log.child('admin') });
+      const loadedAt = new Date();
+      // The primary serves no traffic: stats come from the workers, config from the bootstrap.
+      admin = await AdminServer.start({
+        ...bootstrap.admin,
+        state,
+        aggregateWorkers: obs.metrics,
+        configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt }),
+        ...adminCommon(bootstrap, log, drainTimeMs, obs.commandLineOptions, false),
+      });
     } catch (err) {
       return reportStartError(log, bootstrap, err);
     }

@@ -17,6 +17,8 @@ t.test('serve is the default command, with Envoy defaults', async (t) => {
     drainTimeS: DEFAULT_DRAIN_TIME_S,
     mode: 'serve',
     allowUnknownStaticFields: false,
+    disableMetrics: false,
+    enableExplain: false,
   });
   t.equal(DEFAULT_DRAIN_TIME_S, 600, "Envoy's --drain-time-s default");
 });
@@ -99,4 +101,10 @@ for (const [argv, re] of BAD) {
 
 t.test('readFlags keeps values that look like flags when they are a value', async (t) => {
   t.same(readFlags(['--config-yaml', '-x: 1'], SERVE_FLAGS, 'weir'), { configYaml: '-x: 1' });
+});
+
+t.test('--disable-metrics and --enable-explain', async (t) => {
+  const c = parseArgs(['-c', 'envoy.yaml', '--disable-metrics', '--enable-explain']);
+  t.match(c, { kind: 'serve', args: { disableMetrics: true, enableExplain: true } });
+  t.throws(() => parseArgs(['-c', 'envoy.yaml', '--disable-metrics=1']), /takes no value/);
 });
