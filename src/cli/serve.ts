@@ -49,8 +49,9 @@ type ProxyServerCtor = new (opts: {
   drainTimeMs?: number;
   serverName?: string;
   accessLogStream?: NodeJS.WritableStream;
-  /** Metrics observer (src/admin/metrics.ts), bound to each applied snapshot. */
-  observer?: Metrics;
+  /** Metrics (src/admin/metrics.ts) bound to each applied snapshot; rejected updates reported. */
+  onSnapshot?: (snap: never, clusters: never) => unknown;
+  onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
 }) => ProxyServerLike;
 
 /**
@@ -126,7 +127,16 @@ export async function startServer(
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
-    ...(metrics ? { observer: metrics } : {}),
+    ...(metrics
+      ? {
+          onSnapshot: (snap: never, clusters: never) => {
+            const bound = metrics.bindSnapshot(snap, clusters);
+            metrics.configApplied((snap as { versionInfo: string }).versionInfo);
+            return bound;
+          },
+          onRejected: (set: ResourceSet, errors: readonly string[]) => metrics.configRejected(set.versionInfo, errors),
+        }
+      : {}),
   });
   let admin: AdminServer | null = null;
   let xds: AdsClient | null = null;

@@ -50,6 +50,8 @@ export interface ProxyServerOptions {
    * `streamDone(stream)` without a lookup (admin/metrics `Metrics.bindSnapshot` has this shape).
    */
   onSnapshot?: (snapshot: Snapshot, clusters: ReadonlyMap<string, Cluster>) => { listener(name: string): StreamObserver | null } | null;
+  /** Called when apply() rejects a set (nothing changed): metrics report the rejected update. */
+  onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
 }
 
 const kRuntime = Symbol('weir.listenerRuntime');
@@ -142,6 +144,11 @@ export class ProxyServer {
   readonly #accessLogStream: NodeJS.WritableStream;
   readonly #snapshotOptions: SnapshotOptions;
   readonly #onSnapshot: ProxyServerOptions['onSnapshot'];
+  readonly #onRejected: ProxyServerOptions['onRejected'];
+  #resources: ResourceSet | null = null;
+  #appliedAt: Date | null = null;
+  #drainRequested = false;
+  #healthCheckFailed = false;
   #observers: { listener(name: string): StreamObserver | null } | null = null;
   readonly #registry = new PoolRegistry();
   readonly #lbRandom = new LbRandom();
@@ -162,6 +169,7 @@ export class ProxyServer {
     this.#accessLogStream = opts.accessLogStream ?? process.stdout;
     this.#snapshotOptions = opts.snapshotOptions ?? {};
     this.#onSnapshot = opts.onSnapshot;
+    this.#onRejected = opts.onRejected;
     let random = opts.random;
     if (random === undefined) {
       const prng = new Prng();
@@ -187,6 +195,25 @@ export class ProxyServer {
 
   get snapshot(): Snapshot | null {
     return this.#snapshot;
+  }
+
+  /** The ResourceSet the serving snapshot was compiled from, and when it was applied (config_dump). */
+  get resources(): ResourceSet | null {
+    return this.#resources;
+  }
+
+  get appliedAt(): Date | null {
+    return this.#appliedAt;
+  }
+
+  /**
+   * Admin POST /healthcheck/fail and /healthcheck/ok. Envoy's HCM answers `connection: close` while
+   * the server's health check is failed (DrainManagerImpl::drainClose), so load balancers move
+   * clients away; weir does the same through the drain flag, without stopping the listeners.
+   */
+  setHealthCheckFailed(failed: boolean): void {
+    this.#healthCheckFailed = failed;
+    this.#core.draining = failed || this.#drainRequested;
   }
 
   /** The live clusters (config_dump, admin). */
@@ -222,7 +249,10 @@ export class ProxyServer {
   async #apply(set: ResourceSet): Promise<{ errors: string[] }> {
     if (this.#closed) return { errors: ['proxy server is closed'] };
     const r = compileSnapshot(set, this.#snapshotOptions);
-    if (r.errors) return { errors: r.errors };
+    if (r.errors) {
+      this.#rejected(set, r.errors);
+      return { errors: r.errors };
+    }
     const snap = r.value;
     for (const w of snap.warnings) this.#log.warn(w);
 
@@ -259,6 +289,7 @@ export class ProxyServer {
       }
     }
     if (errors.length > 0) {
+      this.#rejected(set, errors);
       this.#observers = previousObservers;
       for (const b of fresh) b.server.close();
       for (const c of clusters.values()) c.close();
@@ -269,6 +300,8 @@ export class ProxyServer {
     const oldClusters = this.#clusters;
     const oldListeners = this.#listeners;
     this.#snapshot = snap;
+    this.#resources = set;
+    this.#appliedAt = new Date();
     this.#clusters = clusters;
     this.#listeners = next;
     for (const l of snap.listeners) {
@@ -282,6 +315,15 @@ export class ProxyServer {
     for (const c of oldClusters.values()) c.close();
     this.#log.info('snapshot applied', { version: snap.versionInfo, listeners: snap.listeners.length, clusters: clusters.size });
     return { errors: [] };
+  }
+
+  #rejected(set: ResourceSet, errors: readonly string[]): void {
+    if (this.#onRejected === undefined) return;
+    try {
+      this.#onRejected(set, errors);
+    } catch (e) {
+      this.#log.error('rejection observer failed', { error: (e as Error).message });
+    }
   }
 
   #runtime(l: ListenerConfig, clusters: ReadonlyMap<string, Cluster>, server: Server): ListenerRuntime {
@@ -359,6 +401,7 @@ export class ProxyServer {
    */
   async drain(timeoutMs = this.#drainTimeMs): Promise<void> {
     const core = this.#core;
+    this.#drainRequested = true;
     core.draining = true;
     const servers = [...this.#listeners.values()].map((l) => l.server);
     const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
