@@ -44,9 +44,12 @@ export interface ExampleSpec {
   reweight: [string, number, string][];
 }
 
+// Request counts: a few thousand per file in all (CI runs on 2 busy cores). The first split gets
+// the largest sample; the later checks only need to tell one split from another (90/10 vs 40/60).
 const SPLIT_N = 1000;
+const RECHECK_N = 500;
 const SMOOTH_N = 200;
-const AFTER_CHANGE_N = 1000;
+const AFTER_CHANGE_N = 600;
 /** Bounds on the under-traffic loop: it stops by count, and a broken reload cannot make it spin. */
 const LOAD_MAX_REQUESTS = 8000;
 const LOAD_MAX_MS = 15_000;
@@ -67,7 +70,7 @@ function checkSplit(t: Test, counts: Map<string, number>, n: number, split: { [l
       continue;
     }
     const [lo, hi] = binomialBounds(n, p);
-    t.ok(c >= lo && c <= hi, `${what}: ${label} ${c}/${n} within [${lo}, ${hi}] (99.9% binomial bound for ${split[label]}%)`);
+    t.ok(c >= lo && c <= hi, `${what}: ${label} ${c}/${n} within [${lo}, ${hi}] (binomial bound, 99.9% over the run, for ${split[label]}%)`);
   }
 }
 
@@ -207,9 +210,9 @@ export function runExampleSuite(t: Test, spec: ExampleSpec): void {
     t.ok(rej.errors.some((e) => e.includes(spec.file) && /document \d+ \(VirtualService/.test(e) && /weight/i.test(e)), `errors name file, document and field: ${rej.errors.join(' | ')}`);
     t.ok(h.logs.some((l) => l.level === 'error' && l.msg.includes(`rejected; ${changedTo} stays live`)), 'log: rejected, which version stays live');
     await checkRoutes(t, h, [{ name: 'edited route still there', req: onlyReq, label: onlyLabel }, ...spec.routes], 'after the rejected edit', reweighted);
-    const still = await h.tally(spec.defaultReq, SPLIT_N);
+    const still = await h.tally(spec.defaultReq, RECHECK_N);
     t.equal(still.failures, 0);
-    checkSplit(t, still.counts, SPLIT_N, labelsOf(spec, spec.reweight), 'after the rejected edit');
+    checkSplit(t, still.counts, RECHECK_N, labelsOf(spec, spec.reweight), 'after the rejected edit');
 
     // 3. Rollback: the original file again. The version is the original one; nothing of the edited
     // version survives (its header route, its cluster, its weights).
@@ -222,8 +225,8 @@ export function runExampleSuite(t: Test, spec: ExampleSpec): void {
     t.equal(onlyAfter.failures, 0);
     t.equal(onlyAfter.counts.get(onlyLabel) ?? 0, 0, 'the header route of the edited version no longer matches');
     await checkRoutes(t, h, spec.routes, 'after rollback');
-    const rolled = await h.tally(spec.defaultReq, SPLIT_N);
+    const rolled = await h.tally(spec.defaultReq, RECHECK_N);
     t.equal(rolled.failures, 0);
-    checkSplit(t, rolled.counts, SPLIT_N, spec.split, 'after rollback');
+    checkSplit(t, rolled.counts, RECHECK_N, spec.split, 'after rollback');
   });
 }
