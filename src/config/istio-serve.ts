@@ -14,6 +14,8 @@ import { startIstioSource, type IstioConfigSource, type IstioOptions, type Istio
 /** What istio-serve needs of src/proxy/proxy-server.ts `ProxyServer`. */
 export interface IstioProxy {
   apply(set: ResourceSet): Promise<{ errors: string[] }>;
+  /** When present, listeners an edit adds are logged as the CLI logs the first ones. */
+  listeners?(): { name: string; address: string; port: number }[];
 }
 
 /** The CLI's and the data path's logger shape. */
@@ -109,11 +111,26 @@ export async function startIstioServe(opts: IstioServeOptions): Promise<IstioSer
     events.emit('rejected', ev);
   };
 
+  // Listeners already announced (`listener <name> listening on <address>:<port>`, the line scripts parse).
+  let known = new Set<string>();
+  const listenerKeys = (): Set<string> => new Set((proxy.listeners?.() ?? []).map((l) => l.name + ' ' + l.address + ':' + l.port));
+  const announce = (): void => {
+    const now = listenerKeys();
+    for (const k of now) if (!known.has(k)) log.info('listener ' + k.replace(' ', ' listening on '));
+    known = now;
+  };
+
   const update = (t: IstioTranslation): void => {
     chain = chain.then(async () => {
       if (closed) return;
       const version = istioLabel(t.version);
-      const r = await proxy.apply(merge(opts.staticResources, t.resources));
+      let r: { errors: string[] };
+      try {
+        r = await proxy.apply(merge(opts.staticResources, t.resources));
+      } catch (e) {
+        // A proxy that throws instead of returning errors must not stop later edits from applying.
+        r = { errors: [(e as Error).message] };
+      }
       if (closed) return;
       if (r.errors.length > 0) {
         reject(version, r.errors);
@@ -123,6 +140,7 @@ export async function startIstioServe(opts: IstioServeOptions): Promise<IstioSer
       live = version;
       printNotes(t.notes);
       log.info(`config version ${version} live (was ${previous})`);
+      announce();
       const ev: IstioLive = { version, previous };
       events.emit('live', ev);
     });
@@ -160,6 +178,8 @@ export async function startIstioServe(opts: IstioServeOptions): Promise<IstioSer
   }
   live = istioLabel(first.version);
   log.info(`config version ${live} live`);
+  // The first listeners are the caller's to print (the CLI prints them with the static ones).
+  known = listenerKeys();
   events.emit('live', { version: live, previous: null } satisfies IstioLive);
   started();
   return {

@@ -126,3 +126,36 @@ t.test('an invalid first config does not start', async (t) => {
   writeFileSync(s.file, s.text);
   await t.rejects(startIstioServe({ paths: [s.dir], istio: {}, proxy: refused, log: s.log }), { errors: [/cannot listen/] });
 });
+
+t.test('listeners an edit adds are announced; a proxy that throws does not stop later edits', async (t) => {
+  const s = setup(t);
+  let throwNext = false;
+  let current: ResourceSet | null = null;
+  const proxy = {
+    async apply(set: ResourceSet): Promise<{ errors: string[] }> {
+      if (throwNext) {
+        throwNext = false;
+        throw new Error('proxy server is closed');
+      }
+      current = set;
+      return { errors: [] };
+    },
+    listeners() {
+      return (current?.listeners ?? []).map((l: any) => ({ name: String(l.name), address: '127.0.0.1', port: Number(l.address.socket_address.port_value) })); // eslint-disable-line @typescript-eslint/no-explicit-any
+    },
+  };
+  const serve = await startIstioServe({ paths: [s.file], istio: {}, proxy, log: s.log });
+  t.teardown(() => serve.close());
+  t.notOk(s.logs.some((l) => l.includes('listening on')), 'the first listeners are left to the caller');
+
+  throwNext = true;
+  const rejected = once<IstioRejected>(serve.events, 'rejected');
+  writeFileSync(s.file, s.text.replace('number: 5000', 'number: 5100'));
+  t.match((await rejected).errors, ['proxy server is closed']);
+
+  const live = once<IstioLive>(serve.events, 'live');
+  writeFileSync(s.file, s.text.replace('number: 5000', 'number: 5200'));
+  await live;
+  t.ok(s.logs.includes('info listener 0.0.0.0_5200 listening on 127.0.0.1:5200'), 'the new listener is announced');
+  t.notOk(s.logs.some((l) => l.includes('listening on 127.0.0.1:5000')), 'the old one is not re-announced');
+});
