@@ -1,12 +1,42 @@
-// xDS update-to-apply latency: from the fake control plane's send of a new RouteConfiguration to
-// the ADS client's `apply` call (decode + validate + warm + hand-off; the data-path swap is measured
-// elsewhere). p50 / p99 over UPDATES pushes for route configs of ROUTES routes.
-// Run: npm run build && node dist/bench/xds-update-latency.js   (ROUTES=10,1000 UPDATES=200)
+// xDS update-to-effect latency (issue 4 section 6): from the control plane's send of a new
+// RouteConfiguration to the first request routed by it, p50 / p99 over UPDATES pushes, for route
+// configs of ROUTES routes; and two weir processes on one control plane: how far apart they start
+// routing by the same update.
+//
+// Run: npm run build && node dist/bench/xds-update-latency.js
+//   ROUTES=10,1000  UPDATES=200  TWO_PROCESS_ROUTES=1000 (0 = skip the two-process part)
+//
+// Setup (one machine, loopback): the fake control plane (test/helpers/fake-ads-server.ts) and the
+// probes run in this process; the upstream runs in its own process (bench/lib/upstream.ts).
+// - "in-process": a real ProxyServer fed by an ADS client built by adsClientFromBootstrap, compile =
+//   compileSnapshot, apply = ProxyServer.apply (the wiring `weir -c` uses), in this process.
+// - "two processes": two `node dist/src/cli/main.js -c <bootstrap with dynamic_resources>`.
+// Every route config adds a route-config level response header `x-cfg: <update number>`; a probe
+// sends requests back to back on one keep-alive connection to the LAST route (/svc<N-1>/, the
+// slowest match) and the clock stops at the first response carrying the new number. Each route is
+// a 2-way weighted split between two EDS clusters. The clock starts once the fake server has
+// written the response (it encodes the resource synchronously inside setResources; a real control
+// plane has it encoded already). The probe's own round trip (~0.1-0.3 ms) is included.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Pool } from 'undici';
 import { TYPE_URL, type ResourceSet } from '../src/config/resources';
-import { AdsClient } from '../src/xds/ads-client';
+import { ProxyServer } from '../src/proxy/proxy-server';
+import { compileSnapshot } from '../src/proxy/snapshot';
+import { defaultRouteCompiler } from '../src/proxy/route-binding';
+import { cachedRouteCompiler } from '../src/xds/route-compile-cache';
+import { adsClientFromBootstrap } from '../src/xds/xds-source';
 import { FakeAdsServer } from '../test/helpers/fake-ads-server';
+import { startChild, type Child } from './lib/procs';
 
-function routeConfig(n: number, w: number): object {
+const L = TYPE_URL.LISTENER;
+const R = TYPE_URL.ROUTE_CONFIGURATION;
+const C = TYPE_URL.CLUSTER;
+const E = TYPE_URL.CLUSTER_LOAD_ASSIGNMENT;
+const TAG = 'x-cfg';
+
+function routeConfig(n: number, w: number, tag: string): object {
   const routes = [];
   for (let i = 0; i < n; i++) {
     routes.push({
@@ -14,57 +44,266 @@ function routeConfig(n: number, w: number): object {
       route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 100 - w }, { name: 'v2', weight: w }] } },
     });
   }
-  return { name: 'r', virtual_hosts: [{ name: 'vh', domains: ['*'], routes }] };
+  return { name: 'r', virtual_hosts: [{ name: 'vh', domains: ['*'], routes }], response_headers_to_add: [{ header: { key: TAG, value: tag } }] };
 }
 
-async function run(n: number, updates: number): Promise<{ routes: number; updates: number; p50ms: number; p99ms: number; maxms: number }> {
-  const server = await FakeAdsServer.start();
-  server.setResources(TYPE_URL.CLUSTER, []);
-  server.setResources(TYPE_URL.CLUSTER_LOAD_ASSIGNMENT, []);
-  server.setResources(TYPE_URL.LISTENER, [
+function seed(server: FakeAdsServer, n: number, up: { v1: number; v2: number }): void {
+  server.setResources(C, ['v1', 'v2'].map((name) => ({ name, type: 'EDS', connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {} } } })));
+  server.setResources(
+    E,
+    (['v1', 'v2'] as const).map((name) => ({
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: up[name] } } } }] }],
+    })),
+  );
+  server.setResources(L, [
     {
       name: 'l',
-      address: { socket_address: { address: '127.0.0.1', port_value: 1 } },
-      filter_chains: [{ filters: [{ name: 'hcm', typed_config: { '@type': TYPE_URL.HTTP_CONNECTION_MANAGER, stat_prefix: 'l', rds: { route_config_name: 'r', config_source: { ads: {} } } } }] }],
+      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'envoy.filters.network.http_connection_manager',
+              typed_config: {
+                '@type': TYPE_URL.HTTP_CONNECTION_MANAGER,
+                stat_prefix: 'l',
+                rds: { route_config_name: 'r', config_source: { ads: {} } },
+                http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } }],
+              },
+            },
+          ],
+        },
+      ],
     },
   ]);
-  server.setResources(TYPE_URL.ROUTE_CONFIGURATION, [routeConfig(n, 0)]);
-  let waiter: ((s: ResourceSet) => void) | null = null;
-  const client = new AdsClient({
-    target: server.target,
-    node: { id: 'bench', cluster: 'bench' },
-    apiType: 'GRPC',
-    validate: () => [],
-    apply: (s) => waiter?.(s),
+  server.setResources(R, [routeConfig(n, 10, '0')]);
+}
+
+/** Requests back to back on one keep-alive connection; reports when a response first carries a tag. */
+class Probe {
+  #pool: Pool;
+  #stopped = false;
+  #want = '';
+  #resolve: ((t: bigint) => void) | null = null;
+  #done: Promise<void>;
+  errors = 0;
+  requests = 0;
+
+  constructor(port: number, pathName: string) {
+    this.#pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+    this.#done = this.#run(pathName);
+  }
+
+  async #run(pathName: string): Promise<void> {
+    {
+      while (!this.#stopped) {
+        try {
+          const r = await this.#pool.request({ path: pathName, method: 'GET' });
+          await r.body.dump();
+          this.requests++;
+          if (r.statusCode !== 200) this.errors++;
+          if (this.#resolve && r.headers[TAG] === this.#want) {
+            const f = this.#resolve;
+            this.#resolve = null;
+            f(process.hrtime.bigint());
+          }
+        } catch {
+          this.errors++;
+        }
+      }
+    }
+  }
+
+  /** Resolves with the arrival time of the first response tagged `tag`. */
+  next(tag: string): Promise<bigint> {
+    this.#want = tag;
+    return new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#done;
+    await this.#pool.close();
+  }
+}
+
+interface Stats {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function stats(xs: number[]): Stats {
+  const s = xs.slice().sort((a, b) => a - b);
+  const q = (p: number): number => Number(s[Math.min(s.length - 1, Math.floor(s.length * p))]!.toFixed(2));
+  return { p50: q(0.5), p99: q(0.99), max: Number(s[s.length - 1]!.toFixed(2)) };
+}
+
+const ms = (a: bigint, b: bigint): number => Number(b - a) / 1e6;
+
+async function inProcess(n: number, updates: number, up: { v1: number; v2: number }, cache: boolean) {
+  const server = await FakeAdsServer.start();
+  seed(server, n, up);
+  // As `weir -c` wires it: validation and serving share one route compile per RouteConfiguration.
+  const compileRoutes = cache ? cachedRouteCompiler(defaultRouteCompiler()) : defaultRouteCompiler();
+  const proxy = new ProxyServer({ drainTimeMs: 1000, snapshotOptions: { compileRoutes } });
+  const staticSet: ResourceSet = {
+    listeners: [],
+    routeConfigurations: [],
+    clusters: [
+      {
+        name: 'xds-grpc',
+        type: 'STATIC',
+        connect_timeout: '1s',
+        load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: server.port } } } }] }] },
+      },
+    ],
+    clusterLoadAssignments: [],
+    versionInfo: 'static',
+  };
+  const client = adsClientFromBootstrap({
+    bootstrap: {
+      resources: staticSet,
+      node: { id: 'bench', cluster: 'bench' },
+      dynamicResources: { ads_config: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] }, lds_config: { ads: {} }, cds_config: { ads: {} } },
+    },
+    compile: (s) => compileSnapshot(s, { compileRoutes }).errors ?? [],
+    apply: (s) => proxy.apply(s),
+  }).value!;
+  let answeredAt = 0n;
+  client.events.on('response', (e: { typeUrl: string }) => {
+    if (e.typeUrl === R) answeredAt = process.hrtime.bigint();
   });
-  const first = new Promise<ResourceSet>((r) => (waiter = r));
+  let onApplied: (() => void) | null = null;
+  client.events.on('applied', () => onApplied?.());
+  const first = new Promise<void>((r) => (onApplied = r));
   client.start();
   await first;
-  const times: number[] = [];
+  const port = proxy.listeners()[0]!.port;
+  const probe = new Probe(port, `/svc${n - 1}/x`);
+  const effect: number[] = [];
+  const apply: number[] = [];
+  const answer: number[] = [];
   for (let i = 1; i <= updates; i++) {
-    const w = i % 100;
-    const applied = new Promise<ResourceSet>((r) => (waiter = r));
-    const rc = routeConfig(n, w === 0 ? 100 : w);
-    // The fake server encodes the resource synchronously inside setResources; a control plane
-    // would have it encoded already, so the clock starts once the response is written.
-    server.setResources(TYPE_URL.ROUTE_CONFIGURATION, [rc]);
+    const tag = String(i);
+    const seen = probe.next(tag);
+    let appliedAt = 0n;
+    const applied = new Promise<void>((r) => (onApplied = () => ((appliedAt = process.hrtime.bigint()), r())));
+    server.setResources(R, [routeConfig(n, i % 100 || 100, tag)]);
     const t0 = process.hrtime.bigint();
+    const t1 = await seen;
     await applied;
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    effect.push(ms(t0, t1));
+    apply.push(ms(t0, appliedAt));
+    answer.push(ms(t0, answeredAt));
   }
+  const requests = probe.requests;
+  const errors = probe.errors;
+  await probe.stop();
   await client.stop();
+  await proxy.close();
   await server.close();
-  times.sort((a, b) => a - b);
-  const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(times.length * p))]!;
-  return { routes: n, updates, p50ms: q(0.5), p99ms: q(0.99), maxms: times[times.length - 1]! };
+  return {
+    routes: n,
+    updates,
+    routeCompileCache: cache,
+    sendToFirstRoutedMs: stats(effect),
+    sendToApplyDoneMs: stats(apply),
+    sendToAckMs: stats(answer),
+    probeRequests: requests,
+    probeErrors: errors,
+  };
+}
+
+async function twoProcesses(n: number, updates: number, up: { v1: number; v2: number }) {
+  const server = await FakeAdsServer.start();
+  seed(server, n, up);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-xds-bench-'));
+  const file = path.join(dir, 'bootstrap.yaml');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      node: { id: 'bench', cluster: 'bench' },
+      dynamic_resources: {
+        ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
+        lds_config: { ads: {} },
+        cds_config: { ads: {} },
+      },
+      static_resources: {
+        clusters: [
+          {
+            name: 'xds-grpc',
+            type: 'STATIC',
+            connect_timeout: '1s',
+            load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: server.port } } } }] }] },
+          },
+        ],
+      },
+    }),
+  );
+  const main = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+  const procs: Child[] = [];
+  const probes: Probe[] = [];
+  try {
+    for (const name of ['weir-a', 'weir-b']) {
+      const { child, match } = await startChild(name, process.execPath, [main, '-c', file, '--service-node', name], /listener l listening on 127\.0\.0\.1:(\d+)/);
+      procs.push(child);
+      probes.push(new Probe(Number(match[1]), `/svc${n - 1}/x`));
+    }
+  } catch (e) {
+    for (const p of procs) await p.stop();
+    throw e;
+  }
+  const apart: number[] = [];
+  const effect: number[] = [];
+  for (let i = 1; i <= updates; i++) {
+    const tag = String(i);
+    const seen = probes.map((p) => p.next(tag));
+    server.setResources(R, [routeConfig(n, i % 100 || 100, tag)]);
+    const t0 = process.hrtime.bigint();
+    const [a, b] = await Promise.all(seen);
+    apart.push(Math.abs(ms(a!, b!)));
+    effect.push(ms(t0, a!), ms(t0, b!));
+  }
+  const errors = probes.reduce((s, p) => s + p.errors, 0);
+  for (const p of probes) await p.stop();
+  for (const p of procs) await p.stop();
+  await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { routes: n, updates, processes: 2, apartMs: stats(apart), sendToFirstRoutedMs: stats(effect), probeErrors: errors };
 }
 
 async function main(): Promise<void> {
   const sizes = (process.env.ROUTES ?? '10,1000').split(',').map(Number);
   const updates = Number(process.env.UPDATES ?? 200);
-  const rows = [];
-  for (const n of sizes) rows.push(await run(n, updates));
-  process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  const twoN = Number(process.env.TWO_PROCESS_ROUTES ?? 1000);
+  const { child: upstream, match } = await startChild('upstream', process.execPath, [path.join(__dirname, 'lib', 'upstream.js')], /^(\{.*"ready":true.*\})$/);
+  const up = JSON.parse(match[1]!) as { v1: number; v2: number };
+  try {
+    const inproc = [];
+    const caches = (process.env.CACHE ?? '1').split(',').map((x) => x === '1');
+    for (const n of sizes) for (const c of caches) inproc.push(await inProcess(n, updates, up, c));
+    const two = twoN > 0 ? await twoProcesses(twoN, updates, up) : null;
+    const out = { node: process.version, cpus: os.cpus().length, date: new Date().toISOString(), inProcess: inproc, twoProcesses: two };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    process.stdout.write(
+      '\n| routes | route compile cache | send -> first request routed p50 / p99 / max ms | send -> ACK p50 / p99 ms | send -> swap done p50 / p99 ms |\n|---:|---|---|---|---|\n',
+    );
+    for (const r of inproc)
+      process.stdout.write(
+        `| ${r.routes} | ${r.routeCompileCache ? 'yes' : 'no'} | ${r.sendToFirstRoutedMs.p50} / ${r.sendToFirstRoutedMs.p99} / ${r.sendToFirstRoutedMs.max} | ${r.sendToAckMs.p50} / ${r.sendToAckMs.p99} | ${r.sendToApplyDoneMs.p50} / ${r.sendToApplyDoneMs.p99} |\n`,
+      );
+    if (two)
+      process.stdout.write(
+        `\ntwo processes, ${two.routes} routes: apart p50 ${two.apartMs.p50} ms, p99 ${two.apartMs.p99} ms, max ${two.apartMs.max} ms; send -> first routed p50 ${two.sendToFirstRoutedMs.p50} ms, p99 ${two.sendToFirstRoutedMs.p99} ms\n`,
+      );
+  } finally {
+    await upstream.stop();
+  }
 }
 
-void main();
+void main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -29,6 +29,7 @@ import type { ConfigSourceState } from '../admin/config-dump';
 import { adsConfigFromBootstrap } from '../xds/ads-config';
 import type { XdsFromBootstrapOptions } from '../xds/xds-source';
 import type { Validated } from '../route/types';
+import type { RouteCompiler } from '../proxy/route-contract';
 
 /** SIGINT is the interactive stop (Ctrl-C): drain, but not for long. */
 export const SIGINT_DRAIN_MS = 1000;
@@ -52,6 +53,8 @@ type ProxyServerCtor = new (opts: {
   /** Metrics (src/admin/metrics.ts) bound to each applied snapshot; rejected updates reported. */
   onSnapshot?: (snap: never, clusters: never) => unknown;
   onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
+  /** xDS: the route compiler shared with the ADS client's validation (one compile per RouteConfiguration). */
+  snapshotOptions?: { compileRoutes?: RouteCompiler };
 }) => ProxyServerLike;
 
 /**
@@ -68,25 +71,38 @@ function loadProxyServer(): ProxyServerCtor {
  * The ADS client for the bootstrap's dynamic_resources, or null for a static-only bootstrap. Like
  * the data path, src/xds (gRPC, protos) is required only when a bootstrap asks for it.
  */
-function createXdsClient(bootstrap: Bootstrap, proxy: ProxyServerLike, log: Logger): AdsClient | null {
+function createXdsClient(bootstrap: Bootstrap, proxy: ProxyServerLike, log: Logger, compileRoutes: RouteCompiler | undefined): AdsClient | null {
   if (bootstrap.dynamicResources === null) return null;
   /* eslint-disable @typescript-eslint/no-require-imports */
   const xds = require(path.join(__dirname, '..', 'xds', 'xds-source')) as {
     adsClientFromBootstrap(o: XdsFromBootstrapOptions): Validated<AdsClient | null>;
   };
   const snap = require(path.join(__dirname, '..', 'proxy', 'snapshot')) as {
-    compileSnapshot(set: ResourceSet): { errors?: string[] };
+    compileSnapshot(set: ResourceSet, opts?: { compileRoutes?: RouteCompiler }): { errors?: string[] };
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const r = xds.adsClientFromBootstrap({
     bootstrap,
     // The whole (static + dynamic) candidate must compile, else the response is NACKed with these errors.
-    compile: (set) => snap.compileSnapshot(set).errors ?? [],
+    compile: (set) => snap.compileSnapshot(set, compileRoutes ? { compileRoutes } : {}).errors ?? [],
     apply: (set) => proxy.apply(set),
     log,
   });
   if (r.errors) throw new ConfigError(r.errors.map((e) => `${bootstrap.source}: ${e}`), bootstrap.source);
   return r.value;
+}
+
+/**
+ * With xDS, validating a response compiles its route configs and serving them compiles them again:
+ * a shared cache makes that one compile (src/xds/route-compile-cache.ts). Static-only: none.
+ */
+function xdsRouteCompiler(bootstrap: Bootstrap): RouteCompiler | undefined {
+  if (bootstrap.dynamicResources === null) return undefined;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const cache = require(path.join(__dirname, '..', 'xds', 'route-compile-cache')) as { cachedRouteCompiler(c: RouteCompiler): RouteCompiler };
+  const binding = require(path.join(__dirname, '..', 'proxy', 'route-binding')) as { defaultRouteCompiler(): RouteCompiler };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return cache.cachedRouteCompiler(binding.defaultRouteCompiler());
 }
 
 export interface RunningServer {
@@ -121,12 +137,14 @@ export async function startServer(
   },
 ): Promise<RunningServer> {
   const ProxyServer = loadProxyServer();
+  const compileRoutes = xdsRouteCompiler(bootstrap);
   let state: ServerState = 'INITIALIZING';
   const metrics = opts.metrics === false ? null : new Metrics({ node: bootstrap.node });
   const proxy = new ProxyServer({
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
+    ...(compileRoutes ? { snapshotOptions: { compileRoutes } } : {}),
     ...(metrics
       ? {
           onSnapshot: (snap: never, clusters: never) => {
@@ -160,7 +178,7 @@ export async function startServer(
         bootstrap.source,
       );
     }
-    xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'));
+    xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'), compileRoutes);
   } catch (err) {
     await proxy.close().catch(() => undefined);
     await admin?.close();

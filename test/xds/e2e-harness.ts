@@ -6,6 +6,8 @@ import { Pool } from 'undici';
 import { TYPE_URL, type Resource, type ResourceSet } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { compileSnapshot } from '../../src/proxy/snapshot';
+import { defaultRouteCompiler } from '../../src/proxy/route-binding';
+import { cachedRouteCompiler } from '../../src/xds/route-compile-cache';
 import type { AdsApiType, AdsClient } from '../../src/xds/ads-client';
 import { adsClientFromBootstrap } from '../../src/xds/xds-source';
 import { FakeAdsServer, type RecordedRequest, type SentResponse } from '../helpers/fake-ads-server';
@@ -76,6 +78,8 @@ export interface XdsProxy {
   readonly proxy: ProxyServer;
   readonly client: AdsClient;
   readonly logs: LogLine[];
+  /** Route compiles done / saved by the shared cache. */
+  readonly routeCompiles: { hits: number; misses: number };
   /** Resolves once `apply` returned for a set matching `pred` (already applied counts). */
   waitApplied(pred: (s: ResourceSet) => boolean, timeoutMs?: number): Promise<ResourceSet>;
   /** The bound port of listener `name`. */
@@ -113,7 +117,9 @@ export async function startXdsProxy(opts: {
     warn: (msg: string) => void logs.push({ level: 'warn', msg }),
     error: (msg: string) => void logs.push({ level: 'error', msg }),
   };
-  const proxy = new ProxyServer({ log, drainTimeMs: 5000 });
+  // As serve.ts wires it: validation and serving share one compile per RouteConfiguration.
+  const compileRoutes = cachedRouteCompiler(defaultRouteCompiler());
+  const proxy = new ProxyServer({ log, drainTimeMs: 5000, snapshotOptions: { compileRoutes } });
   const staticSet: ResourceSet = {
     listeners: [],
     routeConfigurations: [],
@@ -138,7 +144,7 @@ export async function startXdsProxy(opts: {
         cds_config: { ads: {}, resource_api_version: 'V3' },
       },
     },
-    compile: (s) => compileSnapshot(s).errors ?? [],
+    compile: (s) => compileSnapshot(s, { compileRoutes }).errors ?? [],
     apply: (s) => proxy.apply(s),
     log,
     backoff: opts.backoff ?? { baseMs: 50, maxMs: 500 },
@@ -175,6 +181,7 @@ export async function startXdsProxy(opts: {
     proxy,
     client,
     logs,
+    routeCompiles: compileRoutes.stats,
     waitApplied,
     port(name: string): number {
       const l = proxy.listeners().find((x) => x.name === name);
