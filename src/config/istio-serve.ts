@@ -38,8 +38,11 @@ export interface IstioServeOptions {
   staticResources?: ResourceSet;
 }
 
-/** `live`: { version, previous } after a snapshot swap. `rejected`: { version, errors, live }. `error`: { error, live }. */
-export type IstioServeEvent = 'live' | 'rejected' | 'error';
+/**
+ * `live`: IstioLive after a snapshot swap. `rejected`: IstioRejected. `unreadable`: { error, live }
+ * when the files cannot be read (not `error`: an EventEmitter throws an `error` nobody listens to).
+ */
+export type IstioServeEvent = 'live' | 'rejected' | 'unreadable';
 
 export interface IstioLive {
   readonly version: string;
@@ -159,7 +162,7 @@ export async function startIstioServe(opts: IstioServeOptions): Promise<IstioSer
         chain = chain.then(() => {
           if (closed) return;
           log.error(`cannot read the istio config: ${err.message}; ${live} stays live`);
-          events.emit('error', { error: err, live });
+          events.emit('unreadable', { error: err, live });
         });
       },
     });
@@ -169,7 +172,12 @@ export async function startIstioServe(opts: IstioServeOptions): Promise<IstioSer
   }
   const first = source.initial;
   printNotes(first.notes);
-  const r = await proxy.apply(merge(opts.staticResources, first.resources));
+  let r: { errors: string[] };
+  try {
+    r = await proxy.apply(merge(opts.staticResources, first.resources));
+  } catch (e) {
+    r = { errors: [(e as Error).message] };
+  }
   if (r.errors.length > 0) {
     closed = true;
     source.close();

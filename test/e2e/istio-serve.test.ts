@@ -159,3 +159,22 @@ t.test('listeners an edit adds are announced; a proxy that throws does not stop 
   t.ok(s.logs.includes('info listener 0.0.0.0_5200 listening on 127.0.0.1:5200'), 'the new listener is announced');
   t.notOk(s.logs.some((l) => l.includes('listening on 127.0.0.1:5000')), 'the old one is not re-announced');
 });
+
+t.test('a file that vanishes is reported and the version stays live; the next good edit applies', async (t) => {
+  const s = setup(t);
+  const proxy = recordingProxy();
+  const serve = await startIstioServe({ paths: [s.file], istio: {}, proxy, log: s.log });
+  t.teardown(() => serve.close());
+  const first = serve.liveVersion;
+  const unreadable = once<{ error: Error; live: string }>(serve.events, 'unreadable');
+  rmSync(s.file);
+  const u = await unreadable;
+  t.equal(u.live, first);
+  t.match(u.error.message, /no such file/);
+  t.ok(s.logs.some((l) => l.startsWith('error cannot read the istio config') && l.endsWith(`${first} stays live`)), 'logged with the version that stays live');
+  t.equal(proxy.applied.length, 1, 'nothing applied');
+  const live = once<IstioLive>(serve.events, 'live');
+  writeFileSync(s.file, setDefaultWeights(s.text, 'helloworld', [['v1', 10], ['v2', 90]]));
+  t.equal((await live).previous, first);
+  t.same(weightsOf(proxy.applied[1]!), [10, 90]);
+});
