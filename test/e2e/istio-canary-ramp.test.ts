@@ -53,3 +53,31 @@ t.test('user-service 10% -> 30% -> 100% under traffic', async (t) => {
   }
   t.equal(failures, 0, `no failed request among ${sent} sent during the ramp`);
 });
+
+t.test('sticky ramp (--pick-mode sticky --sticky-key cookie:user): users only move into the canary', async (t) => {
+  const h = await startExample(t, 'user-service-canary.yaml', { pickMode: 'sticky', stickyKey: { cookie: 'user' } });
+  const USERS = 300;
+  const assign = async (): Promise<string[]> => {
+    const out: string[] = [];
+    let failed = 0;
+    for (let u = 0; u < USERS; u++) {
+      const a = await h.send({ host: 'user-service', headers: { cookie: `session=x; user=u${u}` } });
+      if (a.status !== 200) failed++;
+      out.push(a.label);
+    }
+    t.equal(failed, 0, `${USERS} users answered`);
+    return out;
+  };
+  const canaryOf = (v: string[]): Set<number> => new Set(v.flatMap((l, i) => (l === 'user-service/v2' ? [i] : [])));
+  const at10 = await assign();
+  t.same(await assign(), at10, '10%: every user gets the same version twice');
+  const c10 = canaryOf(at10);
+  await h.apply(setDefaultWeights(h.original, 'user-service', [['stable', 70], ['canary', 30]]));
+  const c30 = canaryOf(await assign());
+  t.same([...c10].filter((u) => !c30.has(u)), [], '30%: nobody on the canary at 10% left it');
+  t.ok(c30.size > c10.size, `30%: more users on the canary (${c10.size} -> ${c30.size} of ${USERS})`);
+  await h.apply(setDefaultWeights(h.original, 'user-service', [['stable', 0], ['canary', 100]]));
+  t.equal(canaryOf(await assign()).size, USERS, '100%: everyone');
+  await h.apply(h.original);
+  t.same(await assign(), at10, 'rolled back to 10%: the original assignment, user for user');
+});

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import * as YAML from 'yaml';
 import { startIstioServe, type IstioLive, type IstioRejected, type IstioServe } from '../../src/config/istio-serve';
-import type { PickMode } from '../../src/config/istio';
+import type { PickMode, StickyKey } from '../../src/config/istio';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { startVersionUpstreams, type VersionUpstreams } from '../helpers/version-upstreams';
 
@@ -86,7 +86,7 @@ interface TapLike {
 export async function startExample(
   t: TapLike,
   example: string,
-  opts: { pickMode?: PickMode; text?: string } = {},
+  opts: { pickMode?: PickMode; stickyKey?: StickyKey; text?: string } = {},
 ): Promise<IstioE2E> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-e2e-istio-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,7 +106,11 @@ export async function startExample(
   t.teardown(() => proxy.close());
   const serve = await startIstioServe({
     paths: [dir],
-    istio: { listen: { address: '127.0.0.1', port: 0 }, ...(opts.pickMode ? { defaultPickMode: opts.pickMode } : {}) },
+    istio: {
+      listen: { address: '127.0.0.1', port: 0 },
+      ...(opts.pickMode ? { defaultPickMode: opts.pickMode } : {}),
+      ...(opts.stickyKey ? { defaultStickyKey: opts.stickyKey } : {}),
+    },
     proxy,
     log,
   });
