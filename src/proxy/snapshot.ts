@@ -20,7 +20,18 @@ export interface ListenerConfig {
   /** 0 binds an ephemeral port (tests). */
   readonly port: number;
   readonly hcm: HcmConfig;
+  /**
+   * The served filter chain's network filters in order: the HCM, and those weir does not implement
+   * (Istio's istio.metadata_exchange, Wasm stats...), skipped and listed for the config dump.
+   */
+  readonly networkFilters: readonly NetworkFilterInfo[];
   readonly raw: Resource;
+}
+
+export interface NetworkFilterInfo {
+  readonly name: string;
+  readonly typeUrl: string | null;
+  readonly skipped: boolean;
 }
 
 export interface Snapshot {
@@ -101,6 +112,7 @@ function compileListener(
   }
   let hcm: HcmConfig | null = null;
   let warming = false;
+  const networkFilters: NetworkFilterInfo[] = [];
   if (chosen === null) {
     errors.push(`${path}.filter_chains: no plaintext filter chain with an http_connection_manager`);
   } else {
@@ -111,15 +123,26 @@ function compileListener(
         const fp = `${chosen!.path}.filters[${i}]`;
         const n = field(f, 'name');
         const tc = field(f, 'typed_config');
-        const isHcm = anyType(tc) === TYPE_URL.HTTP_CONNECTION_MANAGER || (typeof n === 'string' && HCM_NAMES.has(n));
-        if (!isHcm) {
-          errors.push(`${fp}: network filter ${String(n)} is not supported (weir serves envoy.filters.network.http_connection_manager)`);
-          return;
-        }
+        const typeUrl = anyType(tc) ?? null;
+        const isHcm = typeUrl === TYPE_URL.HTTP_CONNECTION_MANAGER || (typeof n === 'string' && HCM_NAMES.has(n));
         if (found) {
-          errors.push(`${fp}: only one http_connection_manager per filter chain`);
+          // Envoy: the HCM is a terminal filter; "terminal filter named ... must be the last filter
+          // in a network filter chain" (Config::Utility::validateTerminalFilters).
+          errors.push(`${fp}: the http_connection_manager is a terminal filter and must be the last network filter (found ${String(n)} after it)`);
           return;
         }
+        if (!isHcm) {
+          // Network filters ahead of the HCM that weir does not implement (Istio puts
+          // istio.metadata_exchange and Wasm stats there) are skipped with a warning, like unknown
+          // HTTP filters: listener.v3.Filter has no is_optional to mark one as required.
+          if (typeof n !== 'string' || n === '') errors.push(`${fp}.name: required`);
+          else {
+            warnings.push(`${fp}: network filter ${n}${typeUrl ? ` (${typeUrl})` : ''} is not supported by weir: skipped`);
+            networkFilters.push({ name: n, typeUrl, skipped: true });
+          }
+          return;
+        }
+        networkFilters.push({ name: typeof n === 'string' && n !== '' ? n : 'envoy.filters.network.http_connection_manager', typeUrl, skipped: false });
         found = true;
         if (!isObject(tc)) {
           errors.push(`${fp}.typed_config: required`);
@@ -134,7 +157,7 @@ function compileListener(
   }
   if (errors.length > start) return null;
   if (warming || hcm === null) return 'warming';
-  return { name, address, port, hcm, raw };
+  return { name, address, port, hcm, networkFilters, raw };
 }
 
 export function compileSnapshot(set: ResourceSet, opts: SnapshotOptions = {}): Validated<Snapshot> {

@@ -71,7 +71,41 @@ const cases: { name: string; listeners?: object[]; clusters?: object[]; error?: 
   },
   { name: 'missing stat_prefix', listeners: [listener('l', rc, { stat_prefix: undefined })], error: new RegExp(`^${HCM_PATH.replace(/[[\]."]/g, '\\$&')}\\.stat_prefix: required`, 'm') },
   { name: 'no route config', listeners: [{ ...listener('l', rc), filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': TYPE_URL.HTTP_CONNECTION_MANAGER, stat_prefix: 's' } }] }] }], error: /typed_config: route_config or rds is required/ },
-  { name: 'unsupported network filter', listeners: [{ name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 0 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy' }] }] }], error: /filters\[0\]: network filter envoy\.filters\.network\.tcp_proxy is not supported/ },
+  { name: 'a chain without an HCM (tcp_proxy only)', listeners: [{ name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 0 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy' }] }] }], error: /filter_chains\[0\]\.filters: an envoy\.filters\.network\.http_connection_manager is required/ },
+  {
+    // istiod puts istio.metadata_exchange (and Wasm stats) ahead of the HCM: skipped, listed, warned.
+    name: 'network filters ahead of the HCM are skipped and listed',
+    listeners: [
+      (() => {
+        const l = listener('l', rc) as { filter_chains: { filters: object[] }[] };
+        l.filter_chains[0]!.filters.unshift(
+          { name: 'istio.metadata_exchange', typed_config: { '@type': 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange' } },
+          { name: 'istio.stats', typed_config: { '@type': 'type.googleapis.com/udpa.type.v1.TypedStruct' } },
+        );
+        return l;
+      })(),
+    ],
+    check: (s) => {
+      t.same(s.listeners[0]!.networkFilters.map((f) => [f.name, f.skipped]), [
+        ['istio.metadata_exchange', true],
+        ['istio.stats', true],
+        ['envoy.filters.network.http_connection_manager', false],
+      ]);
+      t.ok(s.warnings.includes('listeners["l"].filter_chains[0].filters[0]: network filter istio.metadata_exchange (type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange) is not supported by weir: skipped'));
+      t.equal(s.listeners[0]!.hcm.statPrefix, 'ingress_http', 'the HCM after them is served');
+    },
+  },
+  {
+    name: 'the HCM is terminal: a network filter after it is an error',
+    listeners: [
+      (() => {
+        const l = listener('l', rc) as { filter_chains: { filters: object[] }[] };
+        l.filter_chains[0]!.filters.push({ name: 'envoy.filters.network.tcp_proxy' });
+        return l;
+      })(),
+    ],
+    error: /filters\[1\]: the http_connection_manager is a terminal filter and must be the last network filter \(found envoy\.filters\.network\.tcp_proxy after it\)/,
+  },
   { name: 'pipe address', listeners: [{ name: 'l', address: { pipe: { path: '/tmp/x' } }, filter_chains: [] }], error: /address\.socket_address: required \(pipe addresses are not supported\)/ },
   { name: 'duplicate listener names', listeners: [listener('l', rc), listener('l', rc)], error: /listeners\["l"\]: duplicate name/ },
   { name: 'two listeners on one address', listeners: [listener('a', rc, {}, 18080), listener('b', rc, {}, 18080)], error: /listeners\["b"\]\.address: 127\.0\.0\.1:18080 is also the address of listener "a"/ },

@@ -1,0 +1,75 @@
+// Resources shaped like istiod's (test/xds/istio-resources.ts: listener 0.0.0.0_9080 with
+// istio.metadata_exchange ahead of the HCM, Wasm / stats / alpn HTTP filters, RDS "9080", EDS
+// clusters outbound|9080|v1|reviews..., endpoints with istio metadata) served over ADS and through
+// the data path: accepted (ACKed, nothing NACKed), the unknown extensions skipped and listed, and
+// traffic routed the way the VirtualService says.
+import t from 'tap';
+import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { get, keepAliveAgent } from '../proxy/fixtures';
+import { C, E, L, R, startXdsProxy } from '../xds/e2e-harness';
+import * as istio from '../xds/istio-resources';
+
+let v1: TestUpstream;
+let v2: TestUpstream;
+t.before(async () => {
+  v1 = await startVersioned('v1');
+  v2 = await startVersioned('v2');
+});
+t.teardown(async () => {
+  await v1.close();
+  await v2.close();
+});
+
+/** The istiod listener, moved to 127.0.0.1 port 0 (tests bind nothing else). */
+function listenerOnLoopback(): Record<string, unknown> {
+  const l = istio.istioListener();
+  l.address = { socket_address: { address: '127.0.0.1', port_value: 0 } };
+  return l;
+}
+
+t.test('istiod-shaped LDS/RDS/CDS/EDS: ACKed, unknown extensions skipped and listed, VirtualService routing served', async (t) => {
+  const x = await startXdsProxy({
+    seed: (s) => {
+      s.setResources(C, [istio.istioCluster(istio.CLUSTER_V1), istio.istioCluster(istio.CLUSTER_V2)]);
+      s.setResources(E, [
+        istio.istioClusterLoadAssignment(istio.CLUSTER_V1, [{ ip: '127.0.0.1', port: v1.port, version: 'v1' }]),
+        istio.istioClusterLoadAssignment(istio.CLUSTER_V2, [{ ip: '127.0.0.1', port: v2.port, version: 'v2' }]),
+      ]);
+      s.setResources(L, [listenerOnLoopback()]);
+      s.setResources(R, [istio.istioRouteConfiguration([90, 10])]);
+    },
+  });
+  t.teardown(() => x.close());
+  t.same(x.server.requests.filter((r) => r.error_detail).map((r) => r.error_detail!.message), [], 'nothing NACKed');
+  const snap = x.proxy.snapshot!;
+  const l = snap.listeners.find((y) => y.name === '0.0.0.0_9080')!;
+  t.ok(l, 'the listener serves');
+  t.same(
+    l.networkFilters.map((f) => [f.name, f.skipped]),
+    [
+      ['istio.metadata_exchange', true],
+      ['envoy.filters.network.http_connection_manager', false],
+    ],
+    'network filters: metadata exchange skipped, the HCM served',
+  );
+  t.same(
+    l.hcm.httpFilters.filter((f) => f.skipped).map((f) => f.name),
+    ['istio.metadata_exchange', 'envoy.filters.http.grpc_stats', 'istio.alpn', 'envoy.filters.http.fault', 'istio.stats'],
+    'HTTP filters weir does not implement are skipped and listed',
+  );
+  t.ok(snap.warnings.some((w) => w.includes('network filter istio.metadata_exchange') && w.includes('skipped')), 'and warned about');
+  const port = x.port('0.0.0.0_9080');
+  const jason = await get(port, '/reviews/0', { host: 'reviews:9080', 'end-user': 'jason' });
+  t.equal(jason.body, 'v2', 'end-user: jason goes to v2 (header match)');
+  const agent = keepAliveAgent();
+  t.teardown(() => agent.destroy());
+  const counts = new Map<string, number>();
+  const N = 400;
+  for (let i = 0; i < N; i++) {
+    const r = await get(port, '/reviews/0', { host: 'reviews.default.svc.cluster.local' }, agent);
+    counts.set(r.body, (counts.get(r.body) ?? 0) + 1);
+  }
+  t.equal((counts.get('v1') ?? 0) + (counts.get('v2') ?? 0), N, 'every request served by a reviews version');
+  const got = counts.get('v2') ?? 0;
+  t.ok(Math.abs(got - N * 0.1) <= 5 * Math.sqrt(N * 0.1 * 0.9), `90/10 split: ${got} of ${N} to v2`);
+});
