@@ -29,30 +29,117 @@ export interface AccessLogEntry {
   readonly downstreamLocalAddress: string;
   requestHeader(name: string): string | undefined;
   responseHeader(name: string): string | undefined;
+  // Optional timing facts the proxy's Stream carries (performance.now() values): Envoy's
+  // %REQUEST_DURATION%, %RESPONSE_DURATION%, %RESPONSE_TX_DURATION% derive from them.
+  readonly startHr?: number;
+  readonly attemptStart?: number;
+  readonly hasBody?: boolean;
+  /** The last upstream failure reason (local reply body detail), for %UPSTREAM_TRANSPORT_FAILURE_REASON%. */
+  readonly lastReason?: string;
 }
+
+/** One piece of a compiled %START_TIME(...)% format: literal text or a strftime conversion. */
+type TimePart = { lit: string } | { conv: string; digits: number };
 
 type Segment =
   | { kind: 'text'; text: string }
   | { kind: 'req' | 'resp'; name: string; alt: string | null; max: number }
-  | { kind: 'cmd'; cmd: string; max: number };
+  | { kind: 'cmd'; cmd: string; max: number }
+  | { kind: 'time'; parts: TimePart[]; max: number; lastMs: number; last: string };
 
 const KNOWN = new Set([
   'START_TIME', 'PROTOCOL', 'RESPONSE_CODE', 'RESPONSE_FLAGS', 'RESPONSE_CODE_DETAILS', 'BYTES_RECEIVED',
   'BYTES_SENT', 'DURATION', 'UPSTREAM_HOST', 'UPSTREAM_CLUSTER', 'ROUTE_NAME', 'DOWNSTREAM_REMOTE_ADDRESS',
   'DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT', 'DOWNSTREAM_LOCAL_ADDRESS', 'DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT',
-  'HOSTNAME', 'RESPONSE_DURATION', 'REQUEST_DURATION',
+  'HOSTNAME', 'RESPONSE_DURATION', 'REQUEST_DURATION', 'RESPONSE_TX_DURATION',
   // Known to Envoy, no value in weir (printed as "-"): Istio's default format uses several.
-  'UPSTREAM_LOCAL_ADDRESS', 'UPSTREAM_TRANSPORT_FAILURE_REASON', 'CONNECTION_TERMINATION_DETAILS',
+  'UPSTREAM_TRANSPORT_FAILURE_REASON', 'UPSTREAM_LOCAL_ADDRESS', 'CONNECTION_TERMINATION_DETAILS',
   'REQUESTED_SERVER_NAME', 'UPSTREAM_REQUEST_ATTEMPT_COUNT', 'CONNECTION_ID', 'STREAM_ID',
 ]);
 
 const COMMAND = /%([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?%/g;
 
+/**
+ * %START_TIME(<strftime>)%: Envoy's format flags (DateFormatter): the usual strftime conversions in
+ * UTC plus %f / %1f..%9f (fractional seconds) and %s (epoch seconds). Compiled once per format.
+ */
+function compileTime(fmt: string, warnings: string[], path: string): TimePart[] {
+  const parts: TimePart[] = [];
+  let lit = '';
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i]!;
+    if (c !== '%' || i === fmt.length - 1) {
+      lit += c;
+      continue;
+    }
+    let n = fmt[++i]!;
+    let digits = 9;
+    if (n >= '1' && n <= '9' && fmt[i + 1] === 'f') {
+      digits = Number(n);
+      n = fmt[++i]!;
+    }
+    if (n === '%') {
+      lit += '%';
+      continue;
+    }
+    if (!'YmdHMSjsfzZTFeyabBpuwI'.includes(n)) {
+      warnings.push(`${path}: START_TIME conversion %${n} is not supported: printed literally`);
+      lit += '%' + n;
+      continue;
+    }
+    if (lit !== '') parts.push({ lit });
+    lit = '';
+    parts.push({ conv: n, digits });
+  }
+  if (lit !== '') parts.push({ lit });
+  return parts;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const p2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+
+function formatTime(parts: readonly TimePart[], ms: number): string {
+  const d = new Date(ms);
+  let s = '';
+  for (const p of parts) {
+    if ('lit' in p) {
+      s += p.lit;
+      continue;
+    }
+    switch (p.conv) {
+      case 'Y': s += d.getUTCFullYear(); break;
+      case 'y': s += p2(d.getUTCFullYear() % 100); break;
+      case 'm': s += p2(d.getUTCMonth() + 1); break;
+      case 'd': s += p2(d.getUTCDate()); break;
+      case 'e': s += String(d.getUTCDate()).padStart(2, ' '); break;
+      case 'H': s += p2(d.getUTCHours()); break;
+      case 'I': s += p2(d.getUTCHours() % 12 || 12); break;
+      case 'p': s += d.getUTCHours() < 12 ? 'AM' : 'PM'; break;
+      case 'M': s += p2(d.getUTCMinutes()); break;
+      case 'S': s += p2(d.getUTCSeconds()); break;
+      case 'j': s += String(Math.floor((ms - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000) + 1).padStart(3, '0'); break;
+      case 's': s += Math.floor(ms / 1000); break;
+      case 'f': s += String(((ms % 1000) + 1000) % 1000).padStart(3, '0').padEnd(9, '0').slice(0, p.digits); break;
+      case 'z': s += '+0000'; break;
+      case 'Z': s += 'UTC'; break;
+      case 'T': s += p2(d.getUTCHours()) + ':' + p2(d.getUTCMinutes()) + ':' + p2(d.getUTCSeconds()); break;
+      case 'F': s += d.getUTCFullYear() + '-' + p2(d.getUTCMonth() + 1) + '-' + p2(d.getUTCDate()); break;
+      case 'a': s += DAYS[d.getUTCDay()]; break;
+      case 'u': s += d.getUTCDay() || 7; break;
+      case 'w': s += d.getUTCDay(); break;
+      case 'b': s += MONTHS[d.getUTCMonth()]; break;
+      case 'B': s += MONTHS[d.getUTCMonth()]; break;
+    }
+  }
+  return s;
+}
+
 export class AccessLogFormat {
   readonly #segments: Segment[];
-  readonly #json: { key: string; segments: Segment[] }[] | null;
+  readonly #json: JsonEntry[] | null;
 
-  private constructor(segments: Segment[], json: { key: string; segments: Segment[] }[] | null) {
+  private constructor(segments: Segment[], json: JsonEntry[] | null) {
     this.#segments = segments;
     this.#json = json;
   }
@@ -62,28 +149,48 @@ export class AccessLogFormat {
   }
 
   static json(format: { [k: string]: unknown }, warnings: string[], path: string): AccessLogFormat {
-    const entries: { key: string; segments: Segment[] }[] = [];
-    for (const key of Object.keys(format)) {
-      const v = format[key];
-      entries.push({ key, segments: parse(typeof v === 'string' ? v : JSON.stringify(v), warnings, `${path}.${key}`) });
-    }
-    return new AccessLogFormat([], entries);
+    return new AccessLogFormat([], compileJson(format, warnings, path));
   }
 
   format(e: AccessLogEntry): string {
-    if (this.#json !== null) {
-      const o: { [k: string]: unknown } = {};
-      for (const { key, segments } of this.#json) {
-        // A value that is one numeric command keeps its number type, as Envoy's json_format does.
-        if (segments.length === 1 && segments[0]!.kind === 'cmd') {
-          const v = command(segments[0]!.cmd, e);
-          o[key] = v === '-' ? null : /^\d+$/.test(v) ? Number(v) : v;
-        } else o[key] = render(segments, e);
-      }
-      return JSON.stringify(o) + '\n';
-    }
+    if (this.#json !== null) return JSON.stringify(renderJson(this.#json, e)) + '\n';
     return render(this.#segments, e);
   }
+}
+
+/** json_format entry: a format string, a literal (number, bool, null), or a nested struct (Envoy allows nesting). */
+type JsonEntry = { key: string; segments: Segment[]; literal: unknown; nested: JsonEntry[] | null };
+
+function compileJson(format: { [k: string]: unknown }, warnings: string[], path: string): JsonEntry[] {
+  const out: JsonEntry[] = [];
+  for (const key of Object.keys(format)) {
+    const v = format[key];
+    if (typeof v === 'string') out.push({ key, segments: parse(v, warnings, `${path}.${key}`), literal: undefined, nested: null });
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push({ key, segments: [], literal: undefined, nested: compileJson(v as { [k: string]: unknown }, warnings, `${path}.${key}`) });
+    else out.push({ key, segments: [], literal: v, nested: null });
+  }
+  return out;
+}
+
+function renderJson(entries: readonly JsonEntry[], e: AccessLogEntry): { [k: string]: unknown } {
+  const o: { [k: string]: unknown } = {};
+  for (const j of entries) {
+    if (j.nested !== null) {
+      o[j.key] = renderJson(j.nested, e);
+      continue;
+    }
+    if (j.literal !== undefined) {
+      o[j.key] = j.literal;
+      continue;
+    }
+    const segments = j.segments;
+    // A value that is one numeric command keeps its number type, as Envoy's json_format does.
+    if (segments.length === 1 && segments[0]!.kind === 'cmd') {
+      const v = truncate(command(segments[0]!.cmd, e), segments[0]!.max);
+      o[j.key] = v === '-' ? null : /^\d+$/.test(v) ? Number(v) : v;
+    } else o[j.key] = render(segments, e);
+  }
+  return o;
 }
 
 function parse(format: string, warnings: string[], path: string): Segment[] {
@@ -104,6 +211,8 @@ function parse(format: string, warnings: string[], path: string): Segment[] {
         alt: q === -1 ? null : arg.slice(q + 1),
         max,
       });
+    } else if (cmd === 'START_TIME' && m[2] !== undefined && m[2] !== '') {
+      out.push({ kind: 'time', parts: compileTime(m[2], warnings, path), max, lastMs: -1, last: '' });
     } else {
       if (!KNOWN.has(cmd)) warnings.push(`${path}: access log command %${cmd}% is not supported: printed as "-"`);
       out.push({ kind: 'cmd', cmd, max });
@@ -136,6 +245,14 @@ function render(segments: Segment[], e: AccessLogEntry): string {
         s += v === undefined ? '-' : truncate(v, seg.max);
         break;
       }
+      case 'time':
+        // Consecutive requests share milliseconds: format once per distinct start time.
+        if (seg.lastMs !== e.startTime) {
+          seg.lastMs = e.startTime;
+          seg.last = formatTime(seg.parts, e.startTime);
+        }
+        s += truncate(seg.last, seg.max);
+        break;
       case 'cmd':
         s += truncate(command(seg.cmd, e), seg.max);
         break;
@@ -161,6 +278,14 @@ function withoutPort(a: string): string {
   return i === -1 ? a : a.slice(0, i);
 }
 
+const TRANSPORT_FAILURE = 'transport failure reason: ';
+
+/** ms from the request's start to the upstream response headers, or -1 (no upstream response). */
+function responseStartMs(e: AccessLogEntry): number {
+  if (e.upstreamServiceTimeMs < 0 || e.startHr === undefined || e.attemptStart === undefined) return -1;
+  return e.attemptStart - e.startHr + e.upstreamServiceTimeMs;
+}
+
 function command(cmd: string, e: AccessLogEntry): string {
   switch (cmd) {
     case 'START_TIME':
@@ -178,9 +303,25 @@ function command(cmd: string, e: AccessLogEntry): string {
     case 'BYTES_SENT':
       return String(e.bytesSent);
     case 'DURATION':
-    case 'REQUEST_DURATION':
-    case 'RESPONSE_DURATION':
       return String(Math.round(e.durationMs));
+    case 'REQUEST_DURATION':
+      // Start to the last byte of the request: a request without a body is complete when its
+      // headers are; weir does not time body uploads (they stream to the upstream).
+      return e.hasBody === false ? '0' : '-';
+    case 'RESPONSE_DURATION': {
+      // Start to the first byte from the upstream (Envoy); '-' for local replies.
+      const r = responseStartMs(e);
+      return r < 0 ? '-' : String(Math.round(r));
+    }
+    case 'RESPONSE_TX_DURATION': {
+      const r = responseStartMs(e);
+      return r < 0 ? '-' : String(Math.max(0, Math.round(e.durationMs - r)));
+    }
+    case 'UPSTREAM_TRANSPORT_FAILURE_REASON': {
+      const why = e.lastReason ?? '';
+      const i = why.indexOf(TRANSPORT_FAILURE);
+      return i === -1 ? '-' : why.slice(i + TRANSPORT_FAILURE.length);
+    }
     case 'UPSTREAM_HOST':
       return e.upstreamHost ?? '-';
     case 'UPSTREAM_CLUSTER':
