@@ -1,13 +1,14 @@
 // One downstream request through the router: route, pick cluster and host, forward through the
 // host's undici pool, relay the response with backpressure, answer the Envoy way on failure, log.
-// The Stream is its own undici dispatch handler (legacy handler API: raw header buffers, no
-// wrapping), so a request allocates this object, its header list and the dispatch options.
+// The Stream is its own upstream handler (src/upstream/conn-pool.ts, undici's legacy dispatch
+// handler shape with string headers), so a request allocates this object, its header list and the
+// dispatch options.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
 import type { Cluster } from '../upstream/cluster';
+import type { UpstreamHandler } from '../upstream/conn-pool';
 import type { Host } from '../upstream/host';
 import { combineHash, murmur3 } from '../upstream/hash';
 import type { AccessLogEntry } from './access-log';
@@ -18,9 +19,6 @@ import { ResponseFlag } from './response-flags';
 import type { CompiledRetry } from './retry';
 import { compiledRetry } from './retry';
 import type { HashPolicyView, RouteEntryView } from './route-contract';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { headerNameToString } = require('undici/lib/core/util') as { headerNameToString(b: Buffer | string): string };
 
 export const kStream = Symbol('weir.stream');
 
@@ -57,7 +55,7 @@ function onRetryTimer(s: Stream): void {
   if (!s.done) s.attempt();
 }
 
-export class Stream implements CompletedStream {
+export class Stream implements CompletedStream, UpstreamHandler {
   readonly lr: ListenerRuntime;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -378,7 +376,7 @@ export class Stream implements CompletedStream {
         headersTimeout,
         bodyTimeout: this.idleTimeoutMs,
       },
-      this as unknown as Dispatcher.DispatchHandler,
+      this,
     );
   }
 
@@ -396,14 +394,14 @@ export class Stream implements CompletedStream {
     this.abortFn = null;
   }
 
-  // --- undici DispatchHandler (legacy API) ---
+  // --- UpstreamHandler (conn-pool.ts) ---
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
     if (this.done) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, _statusText: string): boolean {
     if (this.done) return false;
     const r = this.retry;
     if (r !== null && r.retriableStatus(statusCode)) {
@@ -420,7 +418,7 @@ export class Stream implements CompletedStream {
     const out: string[] = [];
     let server: string | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = headerNameToString(rawHeaders[i]!);
+      const name = rawHeaders[i]!.toLowerCase();
       switch (name) {
         case 'connection':
         case 'keep-alive':
@@ -430,10 +428,10 @@ export class Stream implements CompletedStream {
         case 'x-envoy-upstream-service-time':
           continue;
         case 'server':
-          server = rawHeaders[i + 1]!.toString('latin1');
+          server = rawHeaders[i + 1]!;
           continue;
       }
-      out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+      out.push(name, rawHeaders[i + 1]!);
     }
     const serviceTime = Math.round(now - this.attemptStart);
     this.upstreamServiceTimeMs = serviceTime;
@@ -464,7 +462,7 @@ export class Stream implements CompletedStream {
     return false;
   }
 
-  onComplete(_trailers: Buffer[] | null): void {
+  onComplete(_trailers: string[] | null): void {
     this.endAttempt();
     if (this.done) return;
     if (this.discarding) {

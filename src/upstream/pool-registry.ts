@@ -2,7 +2,7 @@
 // endpoint keeps its warm keep-alive connections. Pools are reference counted by the clusters that
 // use them; the last release closes the pool gracefully (queued and running requests finish).
 
-import { Pool } from 'undici';
+import { ConnPool } from './conn-pool';
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
@@ -11,7 +11,7 @@ export interface PoolOptions {
 }
 
 interface Entry {
-  readonly pool: Pool;
+  readonly pool: ConnPool;
   refs: number;
 }
 
@@ -22,22 +22,16 @@ export class PoolRegistry {
     return hostKey + '|' + o.connectTimeoutMs + '|' + o.idleTimeoutMs + '|' + o.maxConnections;
   }
 
-  acquire(hostKey: string, o: PoolOptions): Pool {
+  acquire(hostKey: string, o: PoolOptions): ConnPool {
     const key = PoolRegistry.key(hostKey, o);
     let e = this.#pools.get(key);
     if (e === undefined) {
       e = {
-        pool: new Pool('http://' + hostKey, {
-          connections: o.maxConnections,
-          pipelining: 1,
-          connectTimeout: o.connectTimeoutMs,
+        pool: new ConnPool(hostAddress(hostKey), hostPort(hostKey), {
+          connectTimeoutMs: o.connectTimeoutMs,
           // Route timeouts are applied per request (dispatch headersTimeout/bodyTimeout).
-          headersTimeout: 0,
-          bodyTimeout: 0,
-          keepAliveTimeout: o.idleTimeoutMs,
-          keepAliveMaxTimeout: o.idleTimeoutMs,
-          // Responses are relayed as they arrive; undici must not cap them.
-          maxResponseSize: -1,
+          idleTimeoutMs: o.idleTimeoutMs,
+          maxConnections: o.maxConnections,
           // Envoy's default limit for upstream response headers (max_response_headers_kb: 60).
           maxHeaderSize: 60 * 1024,
         }),
@@ -76,4 +70,15 @@ export class PoolRegistry {
     this.#pools.clear();
     await Promise.all(all.map((e) => e.pool.close().catch(() => undefined)));
   }
+}
+
+/** `10.0.0.1:80` -> `10.0.0.1`; `[::1]:80` -> `::1`. */
+function hostAddress(hostKey: string): string {
+  const i = hostKey.lastIndexOf(':');
+  const a = hostKey.slice(0, i);
+  return a.charCodeAt(0) === 91 /* [ */ ? a.slice(1, -1) : a;
+}
+
+function hostPort(hostKey: string): number {
+  return Number(hostKey.slice(hostKey.lastIndexOf(':') + 1));
 }
