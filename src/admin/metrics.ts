@@ -9,6 +9,7 @@
 // and `value++`; Istio label sets per (endpoint, response code, flags) are built the first time
 // they occur and cached. Counters live across snapshots (the series are keyed by label values).
 
+import type { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import { CounterSeries, HistogramSeries, MetricFamily, type Labels } from './metric-family';
 
@@ -694,10 +695,10 @@ export class Metrics implements XdsStats {
 }
 
 /** Wires an AdsClient's `events` ('response') to XdsStats. Returns a detach function. */
-export function attachAdsClient(client: { events: { on(e: 'response', f: (x: never) => void): unknown; off(e: 'response', f: (x: never) => void): unknown } }, stats: XdsStats): () => void {
+export function attachAdsClient(client: { readonly events: EventEmitter }, stats: XdsStats): () => void {
   const f = (e: { typeUrl: string; versionInfo: string; accepted: boolean; errors: readonly string[] }): void => stats.onResponse(e);
-  client.events.on('response', f as (x: never) => void);
-  return () => void client.events.off('response', f as (x: never) => void);
+  client.events.on('response', f);
+  return () => void client.events.off('response', f);
 }
 
 export type { Labels };

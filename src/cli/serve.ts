@@ -21,7 +21,7 @@ import type { ResourceSet } from '../config/resources';
 import type { IstioServeArgs, ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
 import { AdminServer, type ServerState } from '../admin/admin-server';
-import { Metrics } from '../admin/metrics';
+import { attachAdsClient, Metrics } from '../admin/metrics';
 import { serveWorkerMetrics } from '../admin/worker-metrics';
 import type { AdsClient } from '../xds/ads-client';
 import type { AdminProxy } from '../admin/admin-server';
@@ -179,6 +179,8 @@ export async function startServer(
       );
     }
     xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'), compileRoutes);
+    // xDS per-type stats (accepted / rejected, version, NACKed) from the client's response events.
+    if (xds && metrics) attachAdsClient(xds, metrics);
   } catch (err) {
     await proxy.close().catch(() => undefined);
     await admin?.close();

@@ -184,3 +184,18 @@ t.test('xDS stats per type', async (t) => {
   t.equal(since.length, 1);
   t.ok(since[0]!.value >= 0 && since[0]!.value < 5);
 });
+
+t.test('attachAdsClient feeds the ADS client response events into the xDS stats', async (t) => {
+  const { EventEmitter } = await import('node:events');
+  const { attachAdsClient } = await import('../../src/admin/metrics');
+  const m = new Metrics();
+  const client = { events: new EventEmitter() };
+  const C = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+  const detach = attachAdsClient(client, m);
+  client.events.emit('response', { typeUrl: C, nonce: '1', versionInfo: 'v7', accepted: true, errors: [] });
+  detach();
+  client.events.emit('response', { typeUrl: C, nonce: '2', versionInfo: 'v8', accepted: false, errors: ['x'] });
+  const s = parsePrometheus(await m.text()).samples;
+  t.equal(sum(s, 'weir_xds_version_info', { type_url: C, version_info: 'v7' }), 1);
+  t.equal(sum(s, 'weir_xds_updates_total', { type_url: C, result: 'rejected' }), 0, 'detached');
+});
