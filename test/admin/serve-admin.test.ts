@@ -1,0 +1,156 @@
+// The built CLI end to end: with --concurrency 2 the primary's /stats/prometheus merges both
+// workers' metrics (every request counted once); with --istio the /config_dump shows the
+// translated resources as dynamic entries with the Istio version and parses with the Envoy protos.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { get, keepAliveAgent } from '../proxy/fixtures';
+import { startUpstream } from '../helpers/upstream-servers';
+import { parsePrometheus, sum } from './prom-text';
+import { checkMessage, loadEnvoyProtos } from './envoy-proto-check';
+
+function findRoot(dir: string): string {
+  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'tsconfig.json'))) return d;
+  }
+  throw new Error('package root not found');
+}
+const ROOT = findRoot(__dirname);
+const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-serve-admin-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Starts weir; resolves once `count` listener lines and the admin line were logged. */
+function startWeir(t: { teardown(f: () => unknown): void }, args: string[], count: number): Promise<{ proc: ChildProcess; port: number; admin: number }> {
+  const proc = spawn(process.execPath, [MAIN, ...args, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGINT');
+      }),
+  );
+  return new Promise((resolve, reject) => {
+    let err = '';
+    let port = 0;
+    let admin = 0;
+    let seen = 0;
+    const timer = setTimeout(() => reject(new Error(`weir not ready:\n${err}`)), 15_000);
+    proc.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      for (const m of err.matchAll(/listener \S+ listening on [\d.]+:(\d+)/g)) port = Number(m[1]);
+      seen = [...err.matchAll(/listener \S+ listening on/g)].length;
+      const a = /admin address: [\d.]+:(\d+)/.exec(err);
+      if (a) admin = Number(a[1]);
+      if (seen >= count && admin > 0 && port > 0) {
+        clearTimeout(timer);
+        resolve({ proc, port, admin });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`weir exited ${code}:\n${err}`));
+    });
+  });
+}
+
+t.test('--concurrency 2: the primary merges both workers metrics', async (t) => {
+  const up = await startUpstream((_q, res) => res.end('ok'));
+  t.teardown(() => up.close());
+  const file = path.join(tmp, 'conc.yaml');
+  // A fixed listener port: workers share it through node:cluster.
+  const port = 20000 + (process.pid % 20000);
+  fs.writeFileSync(
+    file,
+    `
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: main
+    address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress_http
+          route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: up}}]}]}
+  clusters:
+  - {name: up, type: STATIC, load_assignment: {cluster_name: up, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${up.port}}}}}]}]}}
+`,
+  );
+  const w = await startWeir(t, ['-c', file, '--concurrency', '2'], 2);
+  const N = 60;
+  // Fresh connections spread over both workers.
+  let ok = 0;
+  for (let i = 0; i < N; i++) if ((await get(w.port, '/')).status === 200) ok++;
+  t.equal(ok, N);
+  const s = parsePrometheus((await get(w.admin, '/stats/prometheus')).body).samples;
+  t.equal(sum(s, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: 'up' }), N, 'every request counted once across workers');
+  t.equal(sum(s, 'istio_requests_total', { response_code: '200' }), N);
+  t.equal(sum(s, 'envoy_http_downstream_rq_total', { envoy_http_conn_manager_prefix: 'ingress_http' }), N);
+  const stats = (await get(w.admin, '/stats?filter=upstream_rq_total')).body;
+  t.equal(stats, `cluster.up.upstream_rq_total: ${N}\n`);
+});
+
+t.test('--istio: config_dump shows the translated resources as dynamic, and parses', async (t) => {
+  const up = await startUpstream((_q, res) => res.end('v1'));
+  t.teardown(() => up.close());
+  const file = path.join(tmp, 'web.yaml');
+  fs.writeFileSync(
+    file,
+    `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints:
+  - {address: 127.0.0.1, ports: {http: ${up.port}}, labels: {app: web, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: web, subset: v1}}]}]
+`,
+  );
+  const boot = path.join(tmp, 'istio-boot.yaml');
+  fs.writeFileSync(boot, 'admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}\n');
+  const w = await startWeir(t, ['-c', boot, '--istio', file, '--istio-listen', '127.0.0.1:0'], 1);
+  const agent = keepAliveAgent();
+  t.teardown(() => agent.destroy());
+  t.equal((await get(w.port, '/', { host: 'web' }, agent)).body, 'v1');
+  const dump = JSON.parse((await get(w.admin, '/config_dump?include_eds')).body);
+  const byType = (x: string) => dump.configs.find((c: Record<string, string>) => c['@type']!.endsWith(x));
+  const ls = byType('ListenersConfigDump');
+  t.ok(ls.dynamic_listeners?.length >= 1, 'Istio listeners are dynamic');
+  t.match(ls.dynamic_listeners[0].active_state.version_info, /istio/);
+  t.ok(byType('ClustersConfigDump').dynamic_active_clusters.some((c: { cluster: { name: string } }) => c.cluster.name === 'outbound|80|v1|web.default.svc.cluster.local'));
+  t.ok(byType('RoutesConfigDump').dynamic_route_configs.length >= 1);
+  t.ok(byType('EndpointsConfigDump').dynamic_endpoint_configs.length >= 1);
+  const root = loadEnvoyProtos([
+    'envoy/admin/v3/config_dump.proto',
+    'envoy/config/bootstrap/v3/bootstrap.proto',
+    'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+    'envoy/extensions/filters/http/router/v3/router.proto',
+    'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  ]);
+  t.same(checkMessage(root, 'envoy.admin.v3.ConfigDump', dump), [], 'parses as envoy.admin.v3.ConfigDump');
+  const s = parsePrometheus((await get(w.admin, '/stats/prometheus')).body).samples;
+  t.equal(sum(s, 'istio_requests_total', { destination_version: 'v1', destination_service: 'web.default.svc.cluster.local' }), 1);
+  t.ok(sum(s, 'weir_config_info') >= 1, 'config version reported');
+});
