@@ -392,7 +392,7 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
   // dynamic_resources are checked up front (also by --mode validate): the ADS cluster must exist.
   const ads = adsConfigFromBootstrap(bootstrap.dynamicResources, bootstrap.resources.clusters);
   if (ads.errors) {
-    process.stderr.write(formatBootstrapErrors(source, ads.errors));
+    process.stderr.write(formatBootstrapErrors(source, ads.errors.map((e) => `${bootstrap.source}: ${e}`)));
     return 1;
   }
   if (args.mode === 'validate' && args.istio) {
