@@ -224,3 +224,37 @@ export function clusterInfos(snap: Snapshot): Map<string, ClusterInfo> {
   return out;
 }
 
+
+/** Header values must be printable ASCII: anything else becomes '?'. */
+function headerSafe(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/**
+ * The one-line `x-weir-explain` response header (ProxyServerOptions.explainHeader): virtual host
+ * and how it matched, routes tried, the route, the weighted pick and the cluster. The full trace
+ * is the admin /explain endpoint's.
+ */
+export function explainHeaderValue(table: unknown, req: RequestView): string {
+  const t = table as Partial<RouteTable>;
+  if (typeof t.explain !== 'function') return 'unavailable';
+  const e = (table as RouteTable).explain(req);
+  const parts: string[] = [];
+  parts.push(e.virtualHost === null ? 'vhost=none' : `vhost=${e.virtualHost.name} (${e.virtualHostMatch?.kind ?? 'default'} ${e.virtualHostMatch?.domain ?? '*'})`);
+  parts.push(`tried=${e.routes.length}`);
+  const failed = e.routes.filter((r) => !r.matched).map((r) => `#${r.index}:${r.conditions.find((c) => !c.pass)?.condition ?? '?'}`);
+  if (failed.length > 0) parts.push(`failed=${failed.join(', ')}`);
+  if (e.route !== null) parts.push(`route=${e.route.name !== '' ? e.route.name : `#${e.route.index}`}`);
+  else parts.push('route=none');
+  const p = e.pick;
+  if (p !== null) {
+    let s = `pick=${p.mode} by ${p.source}`;
+    if (p.value !== null) s += ` value=${p.value}`;
+    if (p.key !== null) s += ` key=${p.key}`;
+    if (p.bucket !== null) s += ` bucket=${p.bucket}`;
+    if (p.interval !== null) s += ` [${p.interval.begin},${p.interval.end}) of ${p.total}`;
+    parts.push(s);
+  }
+  if (e.cluster !== undefined) parts.push(`cluster=${e.cluster}`);
+  return headerSafe(parts.join('; '));
+}

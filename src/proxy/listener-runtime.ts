@@ -6,6 +6,7 @@ import type { Cluster } from '../upstream/cluster';
 import type { AccessLogEntry, AccessLogFormat } from './access-log';
 import type { HcmConfig } from './hcm-config';
 import type { ListenerConfig } from './snapshot';
+import type { RequestView } from '../route/types';
 
 export interface Logger {
   debug(msg: string, fields?: object): void;
@@ -46,6 +47,12 @@ export interface ProxyCore {
   readonly log: Logger;
   /** Called once per finished request when set (ProxyServerOptions.onStreamComplete). */
   readonly observer: ((s: CompletedStream) => void) | null;
+  /**
+   * `x-weir-explain` (ProxyServerOptions.explainHeader, the CLI's --enable-explain): a one-line
+   * explanation of the routing decision for requests from loopback carrying the header; null when
+   * off (one null check per request).
+   */
+  readonly explain: ((table: unknown, req: RequestView) => string) | null;
   streamDone(): void;
 }
 

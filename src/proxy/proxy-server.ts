@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { Socket } from 'node:net';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ResourceSet } from '../config/resources';
+import type { RequestView } from '../route/types';
 import { Prng } from '../route/prng';
 import { Cluster } from '../upstream/cluster';
 import { PoolRegistry } from '../upstream/pool-registry';
@@ -44,6 +45,12 @@ export interface ProxyServerOptions {
    * never throw. Not called for upgrades or connection-level protocol errors.
    */
   onStreamComplete?: (s: CompletedStream) => void;
+  /**
+   * Answer `x-weir-explain: <why>` on responses to requests from 127.0.0.1 / ::1 that carry an
+   * `x-weir-explain` header; the function summarises the route table's explain trace (admin
+   * explain.ts `explainHeaderValue`). Off (undefined) by default.
+   */
+  explainHeader?: (table: unknown, req: RequestView) => string;
   /**
    * Called on every accepted snapshot before it is swapped in, with its runtime clusters; the
    * result's `listener(name)` is bound into each listener so a finished request calls
@@ -182,6 +189,7 @@ export class ProxyServer {
       random,
       log: this.#log,
       observer: opts.onStreamComplete ?? null,
+      explain: opts.explainHeader ?? null,
       streamDone() {
         core.inflight--;
         if (core.inflight === 0 && waiters.length > 0) {

@@ -100,6 +100,8 @@ export class Stream implements CompletedStream, UpstreamHandler {
   drainListening = false;
   abortFn: ((err?: Error) => void) | null = null;
   lastReason = '';
+  /** The x-weir-explain response header value, when asked for and enabled. */
+  explain: string | null = null;
 
   constructor(lr: ListenerRuntime, req: IncomingMessage, res: ServerResponse) {
     this.lr = lr;
@@ -178,6 +180,10 @@ export class Stream implements CompletedStream, UpstreamHandler {
   run(): void {
     const lr = this.lr;
     const view = this.view;
+    const ex = lr.core.explain;
+    if (ex !== null && view.headerValues('x-weir-explain') !== undefined && isLoopback(this.req.socket.remoteAddress)) {
+      this.explain = ex(lr.hcm.routeTable, view);
+    }
     const entry = lr.hcm.routeTable.route(view);
     if (entry === null) {
       this.localReply(404, '', ResponseFlag.NR, 'route_not_found');
@@ -436,6 +442,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     const serviceTime = Math.round(now - this.attemptStart);
     this.upstreamServiceTimeMs = serviceTime;
     out.push('x-envoy-upstream-service-time', String(serviceTime));
+    if (this.explain !== null) out.push('x-weir-explain', this.explain + '; upstream_host=' + this.upstreamHost);
     // server_header_transformation: OVERWRITE (default) / APPEND_IF_ABSENT / PASS_THROUGH.
     const sht = lr.hcm.serverHeaderTransformation;
     if (sht === 'OVERWRITE' || (sht === 'APPEND_IF_ABSENT' && server === null)) out.push('server', lr.serverHeader);
@@ -571,6 +578,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     if (len > 0) out.push('content-type', 'text/plain');
     if (extra !== null) for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
     out.push('server', this.lr.serverHeader);
+    if (this.explain !== null) out.push('x-weir-explain', this.explain);
     if (this.lr.core.draining) out.push('connection', 'close');
     let list = out;
     if (routeHeaders && this.entry !== null) {
@@ -617,6 +625,11 @@ export class Stream implements CompletedStream, UpstreamHandler {
     if (core.observer !== null) core.observer(this);
     core.streamDone();
   }
+}
+
+/** Only the local machine may ask for x-weir-explain. */
+function isLoopback(a: string | undefined): boolean {
+  return a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1';
 }
 
 /** The Host header from rawHeaders (building `req.headers` would cost an object per request). */
