@@ -275,7 +275,15 @@ export async function runFidelityLoad(options: FidelityLoadOptions, svgDir: stri
       for (const proxy of options.proxies) {
         const port = ports.get(proxy);
         if (port === undefined) continue;
-        const report = await runFidelity(fidelityOptions(port, mode, options.requests, options));
+        let report: FidelityReport;
+        try {
+          report = await runFidelity(fidelityOptions(port, mode, options.requests, options));
+        } catch (err) {
+          // One broken run (a proxy that died) must not lose the others.
+          skipped.push({ proxy: `${proxy} ${mode}`, reason: (err as Error).message });
+          log(`fidelity ${proxy} ${mode}: ${(err as Error).message}\n`);
+          continue;
+        }
         let svg: string | null = null;
         if (svgDir !== null) {
           svg = path.join(svgDir, `fidelity-${proxy}-${mode}.svg`);

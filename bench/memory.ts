@@ -302,7 +302,7 @@ export async function runMemoryBench(options: MemoryOptions, log: (s: string) =>
       await settle(200);
       const m2 = await s.probe();
       const row: IdleMeasurement = {
-        name: `weir, ${routes} routes`,
+        name: `weir, ${routes.toLocaleString('en-US')} routes`,
         routes,
         startMs: Math.round(s.startMs),
         rssAtReadyMiB: mib(s.rssAtReady),

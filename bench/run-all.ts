@@ -220,6 +220,9 @@ function pValue(p: number): string {
 function signed(x: number | null | undefined): string {
   return typeof x === 'number' && Number.isFinite(x) ? (x > 0 ? '+' : '') + x.toFixed(0) : '-';
 }
+function absInt(x: number | null | undefined): string {
+  return typeof x === 'number' && Number.isFinite(x) ? Math.abs(x).toFixed(0) : '-';
+}
 function thousands(x: number): string {
   return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-';
 }
@@ -367,7 +370,7 @@ function fidelityChart(f: FidelityLoadResult, label: string): string {
       },
       {
         kind: 'bars',
-        title: 'Worst window of 100 consecutive responses: |v2 count - 10|',
+        title: 'Worst window of 100 consecutive responses: how many requests off the 90/10 target',
         yLabel: 'requests',
         series: proxies,
         groups: win,
@@ -577,7 +580,7 @@ async function main(): Promise<void> {
     const { run, stdout } = await runPart(
       'xDS update latency',
       [js('xds-update-latency.js')],
-      { ROUTES: '10,1000', UPDATES: QUICK ? '20' : '200', TWO_PROCESS_ROUTES: '1000' },
+      { ROUTES: '10,1000', UPDATES: QUICK ? '20' : '100', TWO_PROCESS_ROUTES: '1000' },
       QUICK ? 180 : 420,
     );
     runs.push(run);
@@ -615,7 +618,7 @@ function render(env: RunEnv, runs: PartRun[], out: RunOutputs): void {
   const fidelityForJson = out.fidelity ? { ...out.fidelity, reports: out.fidelity.reports.map((r) => ({ ...r, running: undefined })) } : null;
   fs.writeFileSync(path.join(RESULTS_DIR, jsonName), JSON.stringify({ env, runs, charts, picker: out.picker, routeTable: out.routeTable, proxy: out.proxy, fidelity: fidelityForJson, xdsUpdateLatency: out.xdsUpdateLatency, xdsDecode: out.xdsDecode, memory: out.memory }, null, 2) + '\n');
 
-  // ---- RESULTS.md
+  // ---- RESULTS.md (and the README block)
   headings = [...MY_SECTIONS, ...[...(fs.existsSync(RESULTS_MD) ? fs.readFileSync(RESULTS_MD, 'utf8') : '').matchAll(/^## (.+)$/gm)].map((m) => m[1]!.trim())];
   const sections = new Map<string, string>();
   sections.set('Summary', section('Summary', summaryLines(env, runs, out, charts, jsonName, label)));
@@ -629,7 +632,8 @@ function render(env: RunEnv, runs: PartRun[], out: RunOutputs): void {
   const existing = fs.existsSync(RESULTS_MD) ? fs.readFileSync(RESULTS_MD, 'utf8') : '';
   const merged = mergeResults(existing, preamble, sections);
   fs.writeFileSync(RESULTS_MD, merged);
-  process.stderr.write(`\nbench: wrote bench/results/${jsonName}, ${charts.map((c) => 'bench/results/' + c).join(', ')} and bench/RESULTS.md\n`);
+  fs.writeFileSync(path.join(RESULTS_DIR, 'README-snippet.md'), readmeSnippet(env, out));
+  process.stderr.write(`\nbench: wrote bench/results/${jsonName}, ${charts.map((c) => 'bench/results/' + c).join(', ')}, bench/results/README-snippet.md and bench/RESULTS.md\n`);
   for (const r of runs) process.stderr.write(`bench: ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.seconds} s)${r.error ? ': ' + r.error : ''}\n`);
   process.stdout.write(sections.get('Summary')!);
 }
@@ -688,8 +692,8 @@ function summaryLines(
       const ng = f.cases.find((x) => x.proxy === 'nginx' && x.mode === c.mode);
       const ngv2 = ng?.versions.find((v) => v.version === 'v2');
       lines.push(
-        `| fidelity, ${c.mode} | weir v2 ${pct(v2?.share)} of ${c.n.toLocaleString('en-US')} ${c.unit} (target 10%), p=${pValue(c.pValue)}, worst window ${signed(c.worstWindow?.deviationRequests)}/100, users on >1 version ${pct(c.multiVersionShare, 1)}: ${c.pass ? 'PASS' : 'FAIL'} | ` +
-          (ng ? `nginx v2 ${pct(ngv2?.share)}, p=${pValue(ng.pValue)}, worst window ${signed(ng.worstWindow?.deviationRequests)}/100, users on >1 version ${pct(ng.multiVersionShare, 1)}: ${ng.pass ? 'PASS' : 'FAIL'}` : 'nginx not run') +
+        `| fidelity, ${c.mode} | weir v2 ${pct(v2?.share)} of ${c.n.toLocaleString('en-US')} ${c.unit} (target 10%), p=${pValue(c.pValue)}, worst window off by ${absInt(c.worstWindow?.deviationRequests)}/100, users on >1 version ${pct(c.multiVersionShare, 1)}: ${c.pass ? 'PASS' : 'FAIL'} | ` +
+          (ng ? `nginx v2 ${pct(ngv2?.share)}, p=${pValue(ng.pValue)}, worst window off by ${absInt(ng.worstWindow?.deviationRequests)}/100, users on >1 version ${pct(ng.multiVersionShare, 1)}: ${ng.pass ? 'PASS' : 'FAIL'}` : 'nginx not run') +
           link('Fidelity', /^Fidelity under load/) + ' |',
       );
     }
@@ -726,6 +730,43 @@ function summaryLines(
   return lines;
 }
 
+/** The headline block for the project README (bench/results/README-snippet.md), from this run. */
+function readmeSnippet(env: RunEnv, out: RunOutputs): string {
+  const lines: string[] = [];
+  lines.push(
+    `Latest \`npm run bench\`${env.quick ? ' (QUICK run: indicative only)' : ''}, ${env.date.slice(0, 10)}, ${env.cpus.replace(/ x .*/, '')} shared cores, Node ${env.node}, loopback, ` +
+      'one process each, 90/10 split. All figures and charts: [bench/RESULTS.md](bench/RESULTS.md).',
+    '',
+    '| | weir | nginx | node-http-proxy |',
+    '|---|---:|---:|---:|',
+  );
+  const p = out.proxy;
+  const g = (t: string, c: number): ProxySummary | undefined => p?.summaries.find((s) => s.target === t && s.connections === c);
+  if (p) {
+    lines.push(`| req/s at 50 connections | ${thousands(g('weir', 50)?.rps ?? NaN)} | ${thousands(g('nginx', 50)?.rps ?? NaN)} | ${thousands(g('node-http-proxy', 50)?.rps ?? NaN)} |`);
+    lines.push(
+      `| p50 / p99 at 50 connections, ms | ${fmt(g('weir', 50)?.p50Ms, 2)} / ${fmt(g('weir', 50)?.p99Ms, 1)} | ${fmt(g('nginx', 50)?.p50Ms, 2)} / ${fmt(g('nginx', 50)?.p99Ms, 1)} | ${fmt(g('node-http-proxy', 50)?.p50Ms, 2)} / ${fmt(g('node-http-proxy', 50)?.p99Ms, 1)} |`,
+    );
+  }
+  const f = out.fidelity;
+  const fc = (proxy: string, mode: string): FidelityCase | undefined => f?.cases.find((c) => c.proxy === proxy && c.mode === mode);
+  const share = (c: FidelityCase | undefined): string => (c ? pct(c.versions.find((v) => v.version === 'v2')?.share) : '-');
+  if (f) {
+    lines.push(`| v2 share of ${f.options.requests.toLocaleString('en-US')} requests, random (target 10%) | ${share(fc('weir', 'random'))} | ${share(fc('nginx', 'random'))} | |`);
+    lines.push(`| worst window of 100 requests, off target by, random / smooth | ${absInt(fc('weir', 'random')?.worstWindow?.deviationRequests)} / ${absInt(fc('weir', 'smooth')?.worstWindow?.deviationRequests)} | ${absInt(fc('nginx', 'random')?.worstWindow?.deviationRequests)} / ${absInt(fc('nginx', 'smooth')?.worstWindow?.deviationRequests)} | |`);
+    lines.push(`| users who saw both versions, sticky cookie | ${pct(fc('weir', 'sticky')?.multiVersionShare, 1)} | ${pct(fc('nginx', 'sticky')?.multiVersionShare, 1)} | |`);
+  }
+  const pk = out.picker;
+  if (pk?.results) lines.push(`| ns per weighted pick, n = 1,000 destinations (random / Envoy's algorithm) | ${fmt(pk.results['1000']?.['random']?.nsPerPick, 1)} / ${fmt(pk.results['1000']?.['envoy']?.nsPerPick, 0)} | | |`);
+  const m = out.memory;
+  if (m) {
+    const r = (n: number): string => fmt(m.idle.find((x) => x.routes === n)?.rssAfterGcMiB, 0);
+    lines.push(`| RSS idle, 10 / 10,000 routes, MiB | ${r(10)} / ${r(10000)} | | |`);
+  }
+  lines.push('', '![Split fidelity under load: weir and nginx, per pick mode](bench/results/fidelity.svg)', '');
+  return lines.join('\n');
+}
+
 function fidelityLines(f: FidelityLoadResult, label: string): string[] {
   const lines: string[] = [];
   lines.push(
@@ -737,7 +778,7 @@ function fidelityLines(f: FidelityLoadResult, label: string): string[] {
     '',
   );
   if (f.skipped.length > 0) lines.push('Not run: ' + f.skipped.map((s) => `${s.proxy} (${s.reason})`).join('; ') + '.', '');
-  lines.push('| mode | proxy (config) | tested by | n | v1 share [95% Wilson] | v2 share [95% Wilson] | chi-square p | worst window of 100 (v2 − 10) | users on >1 version | req/s | verdict |');
+  lines.push('| mode | proxy (config) | tested by | n | v1 share [95% Wilson] | v2 share [95% Wilson] | chi-square p | worst window of 100: version, count − expected | users on >1 version | req/s | verdict |');
   lines.push('|---|---|---|---:|---|---|---:|---:|---:|---:|---|');
   for (const c of f.cases) {
     const v = (name: string): string => {
@@ -747,7 +788,7 @@ function fidelityLines(f: FidelityLoadResult, label: string): string[] {
     const w = c.worstWindow;
     lines.push(
       `| ${c.mode} | ${c.config} | ${c.unit} | ${c.n.toLocaleString('en-US')} | ${v('v1')} | ${v('v2')} | ${pValue(c.pValue)} | ` +
-        `${w ? (w.deviationRequests >= 0 ? '+' : '') + fmt(w.deviationRequests, 0) + ' (' + w.version + ')' : '-'} | ${pct(c.multiVersionShare, 1)} | ${thousands(c.requestsPerSecond)} | ${c.pass ? 'PASS' : 'FAIL'}${c.errors ? `, ${c.errors} errors` : ''} |`,
+        `${w ? w.version + ' ' + signed(w.deviationRequests) : '-'} | ${pct(c.multiVersionShare, 1)} | ${thousands(c.requestsPerSecond)} | ${c.pass ? 'PASS' : 'FAIL'}${c.errors ? `, ${c.errors} errors` : ''} |`,
     );
   }
   lines.push(
