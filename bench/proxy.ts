@@ -44,9 +44,13 @@ interface Target {
 interface Sample extends LoadResult {
   round: number;
   cpuUsPerReq: number;
+  /** CPU of the upstream process per request (a bare node:http server answering a constant). */
+  upstreamCpuUsPerReq: number;
 }
 
 const children: Child[] = [];
+/** The upstream process (its CPU during the direct runs is the cost of a bare node:http server). */
+let upstreamChild: Child | null = null;
 async function stopAll(): Promise<void> {
   await Promise.all(children.map((c) => c.stop()));
 }
@@ -151,6 +155,7 @@ async function startTargets(tmp: string): Promise<Target[]> {
   const node = process.execPath;
   const up = await startChild('upstream', node, [path.join(DIST, 'bench', 'lib', 'upstream.js')], /^\{"ready":true.*\}$/);
   children.push(up.child);
+  upstreamChild = up.child;
   const { v1, v2 } = JSON.parse(up.match[0]) as { v1: number; v2: number };
   const targets: Target[] = [{ name: 'direct', port: v1, child: null }];
 
@@ -195,9 +200,12 @@ async function startTargets(tmp: string): Promise<Target[]> {
 
 async function measure(tool: LoadTool, t: Target, connections: number, durationS: number, round: number): Promise<Sample> {
   const cpu0 = t.child ? cpuMicros(t.child.pid) : NaN;
+  const up0 = upstreamChild ? cpuMicros(upstreamChild.pid) : NaN;
   const r = await runLoad(tool, t.port, connections, durationS);
   const cpu1 = t.child ? cpuMicros(t.child.pid) : NaN;
-  return { ...r, round, cpuUsPerReq: (cpu1 - cpu0) / Math.max(1, r.requests) };
+  const up1 = upstreamChild ? cpuMicros(upstreamChild.pid) : NaN;
+  const n = Math.max(1, r.requests);
+  return { ...r, round, cpuUsPerReq: (cpu1 - cpu0) / n, upstreamCpuUsPerReq: (up1 - up0) / n };
 }
 
 function fmt(n: number, digits = 2): string {
@@ -211,6 +219,7 @@ interface Summary {
   p50Ms: number;
   p99Ms: number;
   cpuUsPerReq: number;
+  upstreamCpuUsPerReq: number;
   errors: number;
   vsNginx: number;
   vsHttpProxy: number;
@@ -258,6 +267,7 @@ async function main(): Promise<void> {
           p50Ms: median(ss.map((s) => s.p50Ms)),
           p99Ms: median(ss.map((s) => s.p99Ms)),
           cpuUsPerReq: median(ss.map((s) => s.cpuUsPerReq)),
+          upstreamCpuUsPerReq: median(ss.map((s) => s.upstreamCpuUsPerReq)),
           errors: ss.reduce((a, s) => a + s.errors, 0),
           vsNginx: NaN,
           vsHttpProxy: NaN,
@@ -349,6 +359,15 @@ function renderSection(
     );
   }
   lines.push('', `p50 latency weir adds over the direct path at 1 connection: ${fmt(addedP50, 3)} ms.`, '');
+  // The floor for any node:http-based proxy: its downstream half alone is a node:http server.
+  const floor = summaries.filter((s) => s.target === 'direct').map((s) => `${fmt(s.upstreamCpuUsPerReq, 1)} µs at ${s.connections} connection${s.connections === 1 ? '' : 's'}`);
+  if (floor.length > 0) {
+    lines.push(
+      `A bare node:http server answering a constant (the upstream process, measured during the direct runs) costs ${floor.join(', ')} of CPU per request: ` +
+        'the floor for the downstream half of any proxy built on node:http, before it makes its own upstream request.',
+      '',
+    );
+  }
   lines.push('| target (issue 3) | measured | met |', '|---|---:|---|');
   for (const c of checks) lines.push(`| ${c.target} | ${fmt(c.value, c.target.includes('ms') ? 3 : 2)} | ${c.ok ? 'yes' : 'no'} |`);
   if (hot.length > 0) {

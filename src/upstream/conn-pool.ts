@@ -498,13 +498,8 @@ class H1Connection {
 
   onEnd(): void {
     // The upstream closed its side: a response delimited by the close completes now.
-    if (this.handler !== null && this.headersDone) {
-      const r = this.parser.finish();
-      if (r !== undefined && typeof r !== 'number') {
-        this.parseError(r);
-        return;
-      }
-    }
+    // An incomplete one (content-length or chunked cut short) is a reset, as undici reports it.
+    if (this.handler !== null && this.headersDone) this.parser.finish();
     if (this.handler !== null) this.fail(new UpstreamError('other side closed', 'UND_ERR_SOCKET'));
     this.socket.destroy();
   }
