@@ -23,6 +23,8 @@ import { ConsoleLogger, type Logger } from './logger';
 import { AdminServer, type ServerState } from '../admin/admin-server';
 import { attachAdsClient, Metrics } from '../admin/metrics';
 import { serveWorkerMetrics } from '../admin/worker-metrics';
+import { explainHeaderValue } from '../admin/explain';
+import type { RequestView } from '../route/types';
 import type { AdsClient } from '../xds/ads-client';
 import type { AdminProxy } from '../admin/admin-server';
 import type { ConfigSourceState } from '../admin/config-dump';
@@ -53,6 +55,7 @@ type ProxyServerCtor = new (opts: {
   /** Metrics (src/admin/metrics.ts) bound to each applied snapshot; rejected updates reported. */
   onSnapshot?: (snap: never, clusters: never) => unknown;
   onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
+  explainHeader?: (table: unknown, req: RequestView) => string;
   /** xDS: the route compiler shared with the ADS client's validation (one compile per RouteConfiguration). */
   snapshotOptions?: { compileRoutes?: RouteCompiler };
 }) => ProxyServerLike;
@@ -145,6 +148,8 @@ export async function startServer(
     drainTimeMs: opts.drainTimeMs,
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
     ...(compileRoutes ? { snapshotOptions: { compileRoutes } } : {}),
+    // --enable-explain: the x-weir-explain response header for loopback requests that ask for it.
+    ...(opts.enableExplain === true ? { explainHeader: explainHeaderValue } : {}),
     ...(metrics
       ? {
           onSnapshot: (snap: never, clusters: never) => {
@@ -501,7 +506,7 @@ interface ObservabilityArgs {
 async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, obs: ObservabilityArgs): Promise<number> {
   let server: RunningServer;
   try {
-    server = await startServer(bootstrap, { log, drainTimeMs, admin: false, metrics: obs.metrics });
+    server = await startServer(bootstrap, { log, drainTimeMs, admin: false, metrics: obs.metrics, enableExplain: obs.enableExplain });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
   }
