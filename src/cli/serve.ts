@@ -171,7 +171,7 @@ export async function startServer(
         state: () => state,
         proxy: proxy as unknown as AdminProxy,
         metrics,
-        configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt, ads: xds?.state() ?? null, dynamic: fileSourceState(proxy, bootstrap.resources) }),
+        configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt, ads: xds?.state() ?? null, dynamic: xds ? null : fileSourceState(proxy, bootstrap.resources) }),
         ...adminCommon(bootstrap, opts.log, opts.drainTimeMs, opts.commandLineOptions, opts.enableExplain === true),
       });
     }

@@ -10,6 +10,8 @@ import { get, keepAliveAgent } from '../proxy/fixtures';
 import { startUpstream } from '../helpers/upstream-servers';
 import { parsePrometheus, sum } from './prom-text';
 import { checkMessage, loadEnvoyProtos } from './envoy-proto-check';
+import { FakeAdsServer } from '../helpers/fake-ads-server';
+import { C, cla, E, edsCluster, L, R, rdsListener, routeConfig, weightedRoute } from '../xds/e2e-harness';
 
 function findRoot(dir: string): string {
   for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
@@ -153,4 +155,51 @@ spec:
   const s = parsePrometheus((await get(w.admin, '/stats/prometheus')).body).samples;
   t.equal(sum(s, 'istio_requests_total', { destination_version: 'v1', destination_service: 'web.default.svc.cluster.local' }), 1);
   t.ok(sum(s, 'weir_config_info') >= 1, 'config version reported');
+});
+
+t.test('xDS: per-type stats and config_dump error_state after a NACK', async (t) => {
+  const up = await startUpstream((_q, res) => res.end('v1'));
+  t.teardown(() => up.close());
+  const server = await FakeAdsServer.start();
+  t.teardown(() => server.close());
+  server.setResources(C, [edsCluster('v1')]);
+  server.setResources(E, [cla('v1', up.port)]);
+  server.setResources(L, [rdsListener('from-lds', 'r')]);
+  server.setResources(R, [routeConfig('r', [weightedRoute({ v1: 100 })], 'first')]);
+  const file = path.join(tmp, 'xds.yaml');
+  fs.writeFileSync(
+    file,
+    `
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+node: {id: weir-test, cluster: weir}
+dynamic_resources:
+  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds-grpc}}]}
+  lds_config: {ads: {}, resource_api_version: V3}
+  cds_config: {ads: {}, resource_api_version: V3}
+static_resources:
+  clusters:
+  - name: xds-grpc
+    type: STATIC
+    load_assignment: {cluster_name: xds-grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${server.port}}}}}]}]}
+`,
+  );
+  const w = await startWeir(t, ['-c', file], 1);
+  t.equal((await get(w.port, '/')).body, 'v1');
+  const from = server.responses.length;
+  const bad = server.setResources(R, [routeConfig('r', [weightedRoute({ v1: 0 })], 'bad')]);
+  const sent = await server.waitForResponse((r) => r.type_url === R && r.version_info === bad, { from });
+  await server.waitForReply(sent.nonce);
+  const s = parsePrometheus((await get(w.admin, '/stats/prometheus')).body).samples;
+  t.equal(sum(s, 'weir_xds_last_response_nacked', { type_url: R }), 1, 'route config NACKed');
+  t.equal(sum(s, 'weir_xds_updates_total', { type_url: R, result: 'rejected' }), 1);
+  t.ok(sum(s, 'weir_xds_updates_total', { type_url: L, result: 'accepted' }) >= 1);
+  t.equal(sum(s, 'weir_xds_last_response_nacked', { type_url: L }), 0);
+  const dump = JSON.parse((await get(w.admin, '/config_dump')).body);
+  const routes = dump.configs.find((c: Record<string, string>) => c['@type']!.endsWith('RoutesConfigDump'));
+  t.equal(routes.dynamic_route_configs.length, 1, 'ADS resources once (not also as a file source)');
+  t.equal(routes.dynamic_route_configs[0].client_status, 'NACKED');
+  t.match(routes.dynamic_route_configs[0].error_state.details, /weighted_clusters/);
+  const ls = dump.configs.find((c: Record<string, string>) => c['@type']!.endsWith('ListenersConfigDump'));
+  t.same(ls.dynamic_listeners.map((l: { name: string }) => l.name), ['from-lds']);
+  t.equal((await get(w.port, '/')).body, 'v1', 'the last good config keeps serving');
 });
