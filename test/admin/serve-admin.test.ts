@@ -96,6 +96,10 @@ static_resources:
   t.equal(sum(s, 'envoy_http_downstream_rq_total', { envoy_http_conn_manager_prefix: 'ingress_http' }), N);
   const stats = (await get(w.admin, '/stats?filter=upstream_rq_total')).body;
   t.equal(stats, `cluster.up.upstream_rq_total: ${N}\n`);
+  const info = JSON.parse((await get(w.admin, '/server_info')).body);
+  t.match(info.command_line_options, { concurrency: 2, mode: 'Serve', config_path: file });
+  const root = loadEnvoyProtos(['envoy/admin/v3/server_info.proto']);
+  t.same(checkMessage(root, 'envoy.admin.v3.ServerInfo', info), [], 'server_info of the real CLI parses as envoy.admin.v3.ServerInfo');
 });
 
 t.test('--istio: config_dump shows the translated resources as dynamic, and parses', async (t) => {
