@@ -19,6 +19,8 @@ const { HTTPParser } = require('_http_common') as { HTTPParser: NativeParserClas
 interface NativeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
   execute(data: Buffer): number | Error;
+  consume(handle: object): void;
+  unconsume(): void;
   finish(): number | Error | undefined;
   close(): void;
   free(): void;
@@ -129,8 +131,16 @@ function onSocketDrain(this: net.Socket): void {
   if (b !== null) b.resume();
 }
 
+interface StreamHandle {
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+  reading?: boolean;
+  readStart(): number;
+  readStop(): number;
+}
 interface SocketWithConn extends net.Socket {
   conn: H1Connection;
+  _handle: StreamHandle | null;
 }
 interface BodyWithConn extends Readable {
   weirConn: H1Connection | null;
@@ -170,6 +180,12 @@ function parserOnMessageComplete(this: NativeParser): void {
   if (c !== null) c.onMessageComplete();
 }
 
+/** After the native parser consumed one read from the socket (see H1Connection `consumed`). */
+function parserOnExecute(this: NativeParser, ret: number | Error): void {
+  const c = this.conn;
+  if (c !== null && typeof ret !== 'number') c.parseError(ret);
+}
+
 function bodyOnData(this: BodyWithConn, chunk: Buffer): void {
   const c = this.weirConn;
   if (c !== null) c.writeBody(chunk);
@@ -195,6 +211,11 @@ class H1Connection {
   readonly parser: NativeParser;
   connected = false;
   closed = false;
+  /**
+   * The parser reads the socket natively (`parser.consume(handle)`, as node:http's server does):
+   * no 'data' events, no Readable buffering in between. Pause and resume then act on the handle.
+   */
+  consumed = false;
   socketError: Error | null = null;
   // The request on this connection (null when idle).
   handler: UpstreamHandler | null = null;
@@ -238,7 +259,13 @@ class H1Connection {
     const socket = net.connect({ host: pool.address, port: pool.port, noDelay: true }) as SocketWithConn;
     socket.conn = this;
     socket.on('connect', onSocketConnect);
-    socket.on('data', onSocketData);
+    const handle = socket._handle;
+    if (handle !== null && handle.isStreamBase === true && handle._consumed !== true) {
+      handle._consumed = true;
+      parser[HTTPParser.kOnExecute] = parserOnExecute;
+      parser.consume(handle);
+      this.consumed = true;
+    } else socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -481,14 +508,30 @@ class H1Connection {
   pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.socket.pause();
+    if (!this.consumed) {
+      this.socket.pause();
+      return;
+    }
+    const h = this.socket._handle;
+    if (h !== null && h.reading !== false) {
+      h.reading = false;
+      h.readStop();
+    }
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
     if (this.timerKind === Timer.Body) this.timer!.refresh();
-    this.socket.resume();
+    if (!this.consumed) {
+      this.socket.resume();
+      return;
+    }
+    const h = this.socket._handle;
+    if (h !== null && h.reading !== true) {
+      h.reading = true;
+      h.readStart();
+    }
   }
 
   /** Idle: waiting for the next request, closed after the keep-alive time. */
@@ -512,6 +555,7 @@ class H1Connection {
     this.timerKind = Timer.None;
     if (this.handler !== null) this.fail(this.socketError ?? new UpstreamError('other side closed', 'UND_ERR_SOCKET'));
     this.parser.conn = null;
+    if (this.consumed) this.parser.unconsume();
     this.parser.close();
     this.pool.removed(this);
   }
