@@ -406,6 +406,13 @@ export class SnapshotMetrics {
   readonly unknownDestination: DestinationBinding;
   readonly #metrics: Metrics;
   readonly #listeners = new Map<string, ListenerMetrics>();
+  /** weir_route_weight values of this snapshot (republished if a later snapshot is rolled back). */
+  readonly weights: { values: string[]; weight: number }[] = [];
+
+  publishWeights(m: Metrics): void {
+    m.routeWeight.clear();
+    for (const w of this.weights) m.routeWeight.series(w.values).value += w.weight;
+  }
 
   constructor(m: Metrics, snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>) {
     this.#metrics = m;
@@ -413,8 +420,8 @@ export class SnapshotMetrics {
     this.clusters = new Map();
     for (const [name, c] of clusters) this.clusters.set(name, new ClusterBinding(m, c));
     this.unknownDestination = new DestinationBinding(m, UNKNOWN_DESTINATION);
-    m.routeWeight.clear();
-    for (const l of snapshot.listeners) this.#listeners.set(l.name, new ListenerMetrics(m, this, l.hcm));
+    for (const l of snapshot.listeners) this.#listeners.set(l.name, new ListenerMetrics(m, this, l.hcm, this.weights));
+    this.publishWeights(m);
   }
 
   /** The observer for a listener of this snapshot (null when it was not in the snapshot). */
@@ -439,7 +446,7 @@ export class ListenerMetrics implements ListenerObserver {
   readonly noCluster: CounterSeries;
   readonly #routes = new Map<object, RoutePicks>();
 
-  constructor(m: Metrics, snap: SnapshotMetrics, hcm: SnapshotView['listeners'][number]['hcm']) {
+  constructor(m: Metrics, snap: SnapshotMetrics, hcm: SnapshotView['listeners'][number]['hcm'], weights: { values: string[]; weight: number }[]) {
     this.#snap = snap;
     const p = hcm.statPrefix;
     this.rqTotal = m.envoyDownstreamRqTotal.series([p]);
@@ -458,7 +465,7 @@ export class ListenerMetrics implements ListenerObserver {
           if (wc.clusterHeader !== '') continue;
           const values = [rc, vh.name, route, wc.name];
           picks.byCluster.set(wc.name, m.routePicks.series(values));
-          m.routeWeight.series(values).value += wc.weight;
+          weights.push({ values, weight: wc.weight });
         }
         this.#routes.set(r, picks);
       }
@@ -560,6 +567,9 @@ export class Metrics implements XdsStats {
   /** The current snapshot's clusters (scrape-time gauges). */
   #clusters: ReadonlyMap<string, ClusterView> = new Map();
   #current: SnapshotMetrics | null = null;
+  #previous: SnapshotMetrics | null = null;
+  #previousClusters: ReadonlyMap<string, ClusterView> = new Map();
+  #previousConfig: { version: string; appliedAt: number } | null = null;
   readonly #xdsAcceptedAt = new Map<string, number>();
   #configVersion = '';
   #configAppliedAt = 0;
@@ -619,8 +629,10 @@ export class Metrics implements XdsStats {
 
   /** Binds a snapshot's listeners and clusters; the data path stores the result per listener. */
   bindSnapshot(snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>): SnapshotMetrics {
-    this.#clusters = clusters;
     const b = new SnapshotMetrics(this, snapshot, clusters);
+    this.#previous = this.#current;
+    this.#previousClusters = this.#clusters === clusters ? this.#previousClusters : this.#clusters;
+    this.#clusters = clusters;
     this.#current = b;
     return b;
   }
@@ -654,6 +666,7 @@ export class Metrics implements XdsStats {
 
   /** A configuration (any source) was applied. */
   configApplied(version: string, at = Date.now()): void {
+    this.#previousConfig = { version: this.#configVersion, appliedAt: this.#configAppliedAt };
     this.#configVersion = version;
     this.#configAppliedAt = at;
     this.configInfo.clear();
@@ -665,6 +678,22 @@ export class Metrics implements XdsStats {
 
   /** A configuration update was rejected; the previous one keeps serving. */
   configRejected(version: string, errors: readonly string[], at = Date.now()): void {
+    // A snapshot can be bound (and reported applied) and then fail to swap in (a listener cannot
+    // bind its port): the data path keeps the previous one, and so do the metrics.
+    if (this.#current !== null && this.#current.versionInfo === version && this.#previous !== null) {
+      this.#current = this.#previous;
+      this.#clusters = this.#previousClusters;
+      this.#previous = null;
+      this.#current.publishWeights(this);
+      if (this.#previousConfig !== null && this.#configVersion === version) {
+        const p = this.#previousConfig;
+        this.#configVersion = p.version;
+        this.#configAppliedAt = p.appliedAt;
+        this.configInfo.clear();
+        this.configInfo.series([p.version]).value = 1;
+        this.configLastApplied.series([]).value = p.appliedAt / 1000;
+      }
+    }
     this.#configRejected = { version, errors, at };
     this.configLastRejected.series([]).value = 1;
     this.configUpdates.series(['rejected']).value++;

@@ -154,3 +154,33 @@ t.test('health check fail: proxied responses carry connection: close; ok clears 
   await get(admin.port, '/healthcheck/ok', {}, undefined, 'POST');
   t.equal((await get(port, '/', {}, agent)).headers.connection, 'keep-alive');
 });
+
+t.test('a snapshot that fails to swap in (port taken) leaves the metrics on the previous one', async (t) => {
+  const ok = await startUpstream((_q, res) => res.end('ok'));
+  t.teardown(() => ok.close());
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
+  const taken = (blocker.address() as { port: number }).port;
+  const metrics = new Metrics();
+  const proxy = new ProxyServer({
+    accessLogStream: { write: () => true } as unknown as NodeJS.WritableStream,
+    onSnapshot: (s, c) => {
+      const b = metrics.bindSnapshot(s, c);
+      metrics.configApplied(s.versionInfo);
+      return b;
+    },
+    onRejected: (set, errors) => metrics.configRejected(set.versionInfo, errors),
+  });
+  t.teardown(() => proxy.close());
+  const split = (a: number, b: number) => ({ name: 'rc', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ name: 's', match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'a', weight: a }, { name: 'b', weight: b }] } } }] }] });
+  const clusters = [staticCluster('a', [ok.port]), staticCluster('b', [ok.port])];
+  t.same((await proxy.apply(resources([listener('l', split(90, 10))], clusters, { versionInfo: 'good' }))).errors, []);
+  const bad = await proxy.apply(resources([listener('l', split(50, 50)), listener('l2', split(50, 50), {}, taken)], clusters, { versionInfo: 'taken-port' }));
+  t.match(bad.errors.join(), /cannot listen/);
+  const s = parsePrometheus(await metrics.text()).samples;
+  t.equal(sum(s, 'weir_config_info', { version: 'good' }), 1, 'the serving version is still reported');
+  t.equal(sum(s, 'weir_config_info', { version: 'taken-port' }), 0);
+  t.equal(sum(s, 'weir_config_last_update_rejected'), 1);
+  t.equal(sum(s, 'weir_route_weight', { cluster: 'a' }), 90, "the serving snapshot's weights");
+});
