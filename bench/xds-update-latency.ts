@@ -5,6 +5,8 @@
 //
 // Run: npm run build && node dist/bench/xds-update-latency.js
 //   ROUTES=10,1000  UPDATES=200  TWO_PROCESS_ROUTES=1000 (0 = skip the two-process part)
+//   WEIR_ARGS="--disable-metrics" (extra flags for the two weir processes),
+//   WEIR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node flags for them)
 //
 // Setup (one machine, loopback): the fake control plane (test/helpers/fake-ads-server.ts) and the
 // probes run in this process; the upstream runs in its own process (bench/lib/upstream.ts).
@@ -247,7 +249,7 @@ async function twoProcesses(n: number, updates: number, up: { v1: number; v2: nu
   const probes: Probe[] = [];
   try {
     for (const name of ['weir-a', 'weir-b']) {
-      const { child, match } = await startChild(name, process.execPath, [main, '-c', file, '--service-node', name], /listener l listening on 127\.0\.0\.1:(\d+)/);
+      const { child, match } = await startChild(name, process.execPath, [...(process.env.WEIR_NODE_ARGS ?? '').split(' ').filter(Boolean), main, '-c', file, '--service-node', name, ...(process.env.WEIR_ARGS ?? '').split(' ').filter(Boolean)], /listener l listening on 127\.0\.0\.1:(\d+)/);
       procs.push(child);
       probes.push(new Probe(Number(match[1]), `/svc${n - 1}/x`));
     }
