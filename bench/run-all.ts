@@ -5,6 +5,7 @@
 //   npm run bench                   full run (about 6 to 8 minutes on 2 cores)
 //   BENCH_QUICK=1 npm run bench     smoke run (about 2 minutes): short loads, few rounds
 //   BENCH_ONLY=picker,route,proxy,fidelity,memory,xds   a subset
+//   node dist/bench/run-all.js --render bench/results/<date>.json   redraw charts and RESULTS.md from a run
 //
 // Parts: picker micro-benchmark (bench/picker.ts --json), route table (bench/route-table.ts),
 // proxy vs direct / node-http-proxy / nginx (bench/proxy.ts; it writes its own
@@ -50,13 +51,25 @@ interface PartRun {
 }
 
 let current: { pid: number } | null = null;
+let interrupted = false;
 process.once('SIGINT', () => {
-  if (current) process.kill(current.pid, 'SIGINT');
+  // The parts run in their own process groups (detached), so Ctrl-C reaches them only through here.
+  interrupted = true;
+  if (current) signalGroup(current.pid, 'SIGINT');
   process.exitCode = 130;
 });
 
+/** Signals a part's whole process group (the part and the servers and load generators it started). */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
 /** Runs `node args` with `defaults` for env vars that are unset; stderr passes through. */
-function runPart(
+export function runPart(
   name: string,
   args: string[],
   defaults: Record<string, string>,
@@ -78,14 +91,11 @@ function runPart(
     const kill = setTimeout(() => {
       timedOut = true;
       process.stderr.write(`bench: ${name}: over ${timeoutS} s, stopping it\n`);
-      child.kill('SIGINT');
-      setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, 15_000).unref();
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        signalGroup(pid, 'SIGINT');
+        setTimeout(() => signalGroup(pid, 'SIGKILL'), 15_000);
+      }
     }, timeoutS * 1000);
     const done = (code: number | null, signal: string | null, err?: Error): void => {
       clearTimeout(kill);
@@ -403,7 +413,7 @@ function memoryChart(m: MemoryResult, label: string): string {
     panels.push({
       kind: 'lines',
       title: `Every second under ${m.load.connections} connections (${m.load.rps.toLocaleString('en-US')} req/s): RSS ${m.load.firstMiB} -> ${m.load.lastMiB} MiB (max ${m.load.maxMiB}), heap after GC ${m.load.heapUsedBeforeMiB} -> ${m.load.heapUsedAfterMiB}`,
-      yLabel: 'RSS MiB',
+      yLabel: 'MiB',
       xLabel: 'seconds under load',
       zero: true,
       series: [
@@ -468,7 +478,7 @@ function section(title: string, body: string[]): string {
 // ---- main --------------------------------------------------------------------------------------
 
 function wanted(part: string): boolean {
-  return ONLY === null || ONLY.has(part);
+  return !interrupted && (ONLY === null || ONLY.has(part));
 }
 
 function commandVersion(cmd: string, args: string[]): string {
@@ -580,7 +590,7 @@ async function main(): Promise<void> {
     const { run, stdout } = await runPart(
       'xDS update latency',
       [js('xds-update-latency.js')],
-      { ROUTES: '10,1000', UPDATES: QUICK ? '20' : '100', TWO_PROCESS_ROUTES: '1000' },
+      { ROUTES: '10,1000', UPDATES: QUICK ? '20' : '200', TWO_PROCESS_ROUTES: '1000' },
       QUICK ? 180 : 420,
     );
     runs.push(run);
