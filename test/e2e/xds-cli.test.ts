@@ -75,6 +75,8 @@ t.test('weir -c <dynamic_resources bootstrap>: LDS/RDS/CDS/EDS from the control 
   fs.writeFileSync(
     file,
     `
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
 node:
   id: will-be-overridden
   cluster: weir.default
@@ -140,6 +142,18 @@ static_resources:
   t.equal(nack.version_info, version);
   await log.waitFor(/NACK RouteConfiguration version \d+ \(nonce \d+\), keeping version \d+: .*weighted_clusters/);
   t.equal((await get(port, '/')).headers[RDS_TAG], 'second');
+
+  // The admin /config_dump shows the ADS state: the listener from LDS, the route config serving
+  // version 2 with the rejected update as its error_state.
+  const adminPort = Number((await log.waitFor(/admin address: 127\.0\.0\.1:(\d+)/))[1]);
+  const dump = JSON.parse((await get(adminPort, '/config_dump')).body) as { configs: Record<string, any>[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const of = (s: string) => dump.configs.find((c) => c['@type'] === `type.googleapis.com/envoy.admin.v3.${s}`)!;
+  t.same(of('ListenersConfigDump').dynamic_listeners.map((l: { name: string }) => l.name), ['from-lds'], 'LDS listener, once');
+  const rcs = of('RoutesConfigDump').dynamic_route_configs;
+  t.equal(rcs.length, 1, 'one dynamic route config');
+  t.equal(rcs[0].version_info, version, 'serving the last good version');
+  t.match(rcs[0].error_state?.details, /sum of weights is 0/, 'the NACKed update as error_state');
+  t.equal(rcs[0].client_status, 'NACKED');
 
   const streamsBefore = server.openStreams;
   t.equal(streamsBefore, 1);
