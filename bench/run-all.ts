@@ -210,7 +210,7 @@ interface XdsStats {
   max?: number;
 }
 interface XdsResult {
-  inProcess?: { routes: number; sendToFirstRoutedMs?: XdsStats; sendToApplyDoneMs?: XdsStats }[];
+  inProcess?: { routes: number; routeCompileCache?: boolean; sendToFirstRoutedMs?: XdsStats; sendToApplyDoneMs?: XdsStats }[];
   twoProcesses?: null | { routes: number; apartMs?: XdsStats; sendToFirstRoutedMs?: XdsStats };
 }
 
@@ -432,7 +432,7 @@ function xdsChart(x: XdsResult, label: string): string | null {
   const rows = (x.inProcess ?? []).filter((r) => r.sendToFirstRoutedMs);
   if (rows.length === 0) return null;
   const groups = rows.map((r) => ({
-    label: `${r.routes.toLocaleString('en-US')} routes, in process`,
+    label: `${r.routes.toLocaleString('en-US')} routes, in process${r.routeCompileCache === false ? ', no compile cache' : ''}`,
     bars: [{ series: 0, value: r.sendToFirstRoutedMs!.p50, low: r.sendToFirstRoutedMs!.p50, high: r.sendToFirstRoutedMs!.p99, label: fmt(r.sendToFirstRoutedMs!.p50, 2) }],
   }));
   const two = x.twoProcesses;
@@ -710,7 +710,7 @@ function summaryLines(
   } else lines.push('| fidelity | not run / failed | |');
   const x = out.xdsUpdateLatency?.parsed as XdsResult | null | undefined;
   if (x?.inProcess) {
-    const cells = x.inProcess.map((r) => `${r.routes.toLocaleString('en-US')} routes p50 ${fmt(r.sendToFirstRoutedMs?.p50, 2)} / p99 ${fmt(r.sendToFirstRoutedMs?.p99, 2)} ms`).join('; ');
+    const cells = x.inProcess.map((r) => `${r.routes.toLocaleString('en-US')} routes${r.routeCompileCache === false ? ' (no compile cache)' : ''} p50 ${fmt(r.sendToFirstRoutedMs?.p50, 2)} / p99 ${fmt(r.sendToFirstRoutedMs?.p99, 2)} ms`).join('; ');
     const two = x.twoProcesses;
     lines.push(
       `| xDS update -> first request routed | ${cells} | ` +
