@@ -1,5 +1,5 @@
 // Headers as a flat [name, value, name, value...] list with lower-case names: the form node's
-// `writeHead(status, array)` and undici's `dispatch({ headers: array })` take without copying into
+// `writeHead(status, array)` and the upstream pool's `dispatch({ headers: array })` take without copying into
 // an object. The route's header mutations (request_headers_to_add / _remove and the response
 // counterparts) edit it through Envoy's get/set/append/remove vocabulary.
 

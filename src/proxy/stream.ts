@@ -1,5 +1,5 @@
 // One downstream request through the router: route, pick cluster and host, forward through the
-// host's undici pool, relay the response with backpressure, answer the Envoy way on failure, log.
+// host's connection pool (src/upstream/conn-pool.ts), relay the response with backpressure, answer the Envoy way on failure, log.
 // The Stream is its own upstream handler (src/upstream/conn-pool.ts, undici's legacy dispatch
 // handler shape with string headers), so a request allocates this object, its header list and the
 // dispatch options.
@@ -221,7 +221,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     this.autoHostRewrite = entry.autoHostRewrite && (cluster.config.type === 'STRICT_DNS' || cluster.config.type === 'LOGICAL_DNS');
     this.timeoutMs = entry.timeoutMs;
     // Route idle_timeout overrides the HCM's stream_idle_timeout (Envoy); enforced on the upstream
-    // response body as undici's bodyTimeout (time between chunks).
+    // response body as the pool's bodyTimeout (time between chunks).
     this.idleTimeoutMs = entry.idleTimeoutMs ?? lr.hcm.streamIdleTimeoutMs;
     const rp = entry.retryPolicy;
     if (rp !== null && rp.numRetries > 0 && !this.hasBody) this.retry = compiledRetry(rp);
@@ -362,7 +362,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     if (this.autoHostRewrite) this.headers![1] = host.hostname;
     this.attemptStart = performance.now();
     // Route timeout (Envoy default 15 s, 0 = none) bounds the wait for response headers across
-    // attempts; per_try_timeout bounds each attempt. Both via undici's headersTimeout.
+    // attempts; per_try_timeout bounds each attempt. Both via the pool's headersTimeout.
     let headersTimeout = 0;
     this.attemptIsPerTry = false;
     if (this.timeoutMs > 0) {

@@ -106,8 +106,10 @@ const enum Timer {
   Idle = 4,
 }
 
-function onTimer(c: H1Connection): void {
-  c.onTimer();
+function onTimer(c: H1Connection, kind: Timer): void {
+  // Timers of the other kinds stay scheduled when not in use (re-arming is then a cheap refresh);
+  // only the kind in force counts.
+  if (c.timerKind === kind) c.onTimer();
 }
 
 function onSocketConnect(this: net.Socket): void {
@@ -235,9 +237,10 @@ class H1Connection {
   bodyExpected = -1;
   bodyWritten = 0;
   bodyDone = true;
-  // One timer per connection, re-armed with refresh() when the duration repeats.
-  timer: NodeJS.Timeout | null = null;
-  timerMs = 0;
+  // One timer per kind (indexed by Timer), re-armed with refresh() when the duration repeats: route
+  // timeouts and keep-alive times rarely change, so a request allocates no timer.
+  readonly timers: (NodeJS.Timeout | null)[] = [null, null, null, null, null];
+  readonly timerMs: number[] = [0, 0, 0, 0, 0];
   timerKind = Timer.None;
   readonly resumeFn: () => void;
   readonly abortFn: (err?: Error) => void;
@@ -276,16 +279,16 @@ class H1Connection {
 
   arm(kind: Timer, ms: number): void {
     this.timerKind = kind;
-    const t = this.timer;
-    if (t !== null && this.timerMs === ms) {
+    const t = this.timers[kind]!;
+    if (t !== null && this.timerMs[kind] === ms) {
       t.refresh();
       return;
     }
     if (t !== null) clearTimeout(t);
-    this.timerMs = ms;
-    const n = setTimeout(onTimer, ms, this);
+    this.timerMs[kind] = ms;
+    const n = setTimeout(onTimer, ms, this, kind);
     n.unref();
-    this.timer = n;
+    this.timers[kind] = n;
   }
 
   onTimer(): void {
@@ -482,7 +485,7 @@ class H1Connection {
   onBody(chunk: Buffer): void {
     const handler = this.handler;
     if (handler === null || this.informational) return;
-    if (this.timerKind === Timer.Body) this.timer!.refresh();
+    if (this.timerKind === Timer.Body) this.timers[Timer.Body]!.refresh();
     if (!handler.onData(chunk) && this.handler === handler) this.pause();
   }
 
@@ -522,7 +525,7 @@ class H1Connection {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.timerKind === Timer.Body) this.timer!.refresh();
+    if (this.timerKind === Timer.Body) this.timers[Timer.Body]!.refresh();
     if (!this.consumed) {
       this.socket.resume();
       return;
@@ -551,7 +554,7 @@ class H1Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.connected) this.pool.connected--;
-    if (this.timer !== null) clearTimeout(this.timer);
+    for (const t of this.timers) if (t !== null) clearTimeout(t);
     this.timerKind = Timer.None;
     if (this.handler !== null) this.fail(this.socketError ?? new UpstreamError('other side closed', 'UND_ERR_SOCKET'));
     this.parser.conn = null;
