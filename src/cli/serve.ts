@@ -494,7 +494,37 @@ function reportStartError(log: ConsoleLogger, bootstrap: Bootstrap, err: unknown
 
 // ---- --concurrency N: node:cluster primary and workers ----
 
-type WorkerMessage = { weir: 'ready' } | { weir: 'drain'; timeoutMs: number };
+/**
+ * The admin's view of the proxy in the --concurrency primary, which serves no traffic: listeners
+ * from the bootstrap, and the admin actions (/drain_listeners, /healthcheck/fail|ok) forwarded to
+ * every worker. Clusters are the workers'; the primary's /clusters lists none.
+ */
+function primaryProxyView(bootstrap: Bootstrap, workers: () => Iterable<Worker>): AdminProxy {
+  const send = (m: WorkerMessage): void => {
+    for (const w of workers()) if (w.isConnected()) w.send(m);
+  };
+  return {
+    snapshot: null,
+    clusters: new Map(),
+    listeners: () =>
+      bootstrap.resources.listeners.map((l) => {
+        const sa = ((l.address as { socket_address?: { address?: string; port_value?: number } } | undefined)?.socket_address ?? {});
+        return { name: String(l.name ?? ''), address: String(sa.address ?? ''), port: Number(sa.port_value ?? 0) };
+      }),
+    drain: (timeoutMs = 0) => {
+      send({ weir: 'drain-listeners', timeoutMs });
+      return Promise.resolve();
+    },
+    setHealthCheckFailed: (failed: boolean) => send({ weir: 'healthcheck', failed }),
+  };
+}
+
+type WorkerMessage =
+  | { weir: 'ready' }
+  | { weir: 'drain'; timeoutMs: number }
+  // Admin actions the primary forwards (/drain_listeners, /healthcheck/fail|ok): workers act, keep running.
+  | { weir: 'drain-listeners'; timeoutMs: number }
+  | { weir: 'healthcheck'; failed: boolean };
 
 /** --disable-metrics, --enable-explain and the options server_info reports. */
 interface ObservabilityArgs {
@@ -526,6 +556,8 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
     };
     process.on('message', (m: WorkerMessage) => {
       if (m && m.weir === 'drain') drain(m.timeoutMs);
+      else if (m && m.weir === 'drain-listeners') void server.proxy.drain(m.timeoutMs);
+      else if (m && m.weir === 'healthcheck') (server.proxy as ProxyServerLike & { setHealthCheckFailed?(f: boolean): void }).setHealthCheckFailed?.(m.failed);
     });
     // Ctrl-C reaches the whole process group; a direct SIGTERM to a worker drains it alone.
     process.once('SIGINT', () => drain(Math.min(drainTimeMs, SIGINT_DRAIN_MS)));
@@ -554,6 +586,7 @@ async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs:
         ...bootstrap.admin,
         state,
         aggregateWorkers: obs.metrics,
+        proxy: primaryProxyView(bootstrap, () => workers),
         configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt }),
         ...adminCommon(bootstrap, log, drainTimeMs, obs.commandLineOptions, false),
       });

@@ -100,6 +100,20 @@ static_resources:
   t.match(info.command_line_options, { concurrency: 2, mode: 'Serve', config_path: file });
   const root = loadEnvoyProtos(['envoy/admin/v3/server_info.proto']);
   t.same(checkMessage(root, 'envoy.admin.v3.ServerInfo', info), [], 'server_info of the real CLI parses as envoy.admin.v3.ServerInfo');
+  t.equal((await get(w.admin, '/listeners')).body, `main::127.0.0.1:${port}\n`, 'the primary lists the listeners');
+
+  // /healthcheck/fail on the primary reaches the workers: keep-alive responses say connection: close.
+  t.equal((await get(w.admin, '/healthcheck/fail', {}, undefined, 'POST')).status, 200);
+  t.equal((await get(w.admin, '/ready')).body, 'DRAINING\n');
+  let closed = false;
+  for (let i = 0; i < 50 && !closed; i++) {
+    const agent = keepAliveAgent();
+    closed = (await get(w.port, '/', {}, agent)).headers.connection === 'close';
+    agent.destroy();
+  }
+  t.ok(closed, 'workers answer connection: close while the health check fails');
+  await get(w.admin, '/healthcheck/ok', {}, undefined, 'POST');
+  t.equal((await get(w.admin, '/ready')).body, 'LIVE\n');
 });
 
 t.test('--istio: config_dump shows the translated resources as dynamic, and parses', async (t) => {
