@@ -12,6 +12,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { RE2JS } from 're2js';
 import type { Snapshot } from '../proxy/snapshot';
 import type { Metrics } from './metrics';
 import type { MetricJson } from './metric-family';
@@ -246,10 +247,12 @@ export class AdminServer {
       }
       case '/stats': {
         const filter = q.get('filter');
-        let re: RegExp | null = null;
+        // Envoy's filter is an RE2 regex (partial match); re2js keeps it linear-time.
+        let re: { test(s: string): boolean } | null = null;
         if (filter !== null && filter !== '') {
           try {
-            re = new RegExp(filter);
+            const p = RE2JS.compile(filter);
+            re = { test: (name: string) => p.matcher(name).find() };
           } catch {
             return send(res, 400, TEXT, `Invalid re2 regex: ${filter}\n`);
           }

@@ -45,7 +45,7 @@ export interface StatLine {
   value: number | string;
 }
 
-export function statLines(metrics: readonly MetricJson[], filter: RegExp | null, usedOnly: boolean): StatLine[] {
+export function statLines(metrics: readonly MetricJson[], filter: { test(name: string): boolean } | null, usedOnly: boolean): StatLine[] {
   const out: StatLine[] = [];
   for (const m of metrics) {
     if (m.type === 'histogram') {

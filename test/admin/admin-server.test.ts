@@ -162,6 +162,8 @@ t.test('stats: text, json, filter, prometheus; clusters and listeners', async (t
   for (const line of text.trim().split('\n')) t.match(line, /^\S.*: \S/, `line "${line.slice(0, 40)}" is name: value`);
   const json = JSON.parse((await get(admin.port, '/stats?format=json&filter=upstream_rq_200')).body);
   t.same(json.stats, [{ name: `cluster.${V1}.upstream_rq_200`, value: 3 }]);
+  t.equal((await get(admin.port, '/stats?filter=(a)\\1')).status, 400, 'RE2 rejects back-references, as Envoy');
+  t.match((await get(admin.port, '/stats?filter=^http%5C.')).body, /^http\.ingress_http\.downstream_rq_total: 3$/m);
   const prom = await get(admin.port, '/stats/prometheus');
   t.match(prom.headers['content-type'], /text\/plain; version=0\.0\.4/);
   const s = parsePrometheus(prom.body).samples;
