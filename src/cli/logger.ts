@@ -53,25 +53,41 @@ function formatFields(fields: object | undefined): string {
 }
 
 export class ConsoleLogger implements Logger {
-  readonly level: LogLevel;
-  readonly #rank: number;
+  // The level lives in an object shared with every child logger, so the admin's
+  // `POST /logging?level=` changes all components at once, as Envoy's does.
+  readonly #state: { level: LogLevel; rank: number };
   readonly #name: string;
   readonly #stream: NodeJS.WritableStream;
 
-  constructor(level: LogLevel = 'info', opts: { name?: string; stream?: NodeJS.WritableStream } = {}) {
-    this.level = level;
-    this.#rank = LEVEL_RANK[level];
+  constructor(
+    level: LogLevel = 'info',
+    opts: { name?: string; stream?: NodeJS.WritableStream; state?: { level: LogLevel; rank: number } } = {},
+  ) {
+    this.#state = opts.state ?? { level, rank: LEVEL_RANK[level] };
     this.#name = opts.name ?? 'main';
     this.#stream = opts.stream ?? process.stderr;
   }
 
+  get level(): LogLevel {
+    return this.#state.level;
+  }
+
+  /** Envoy's `POST /logging?level=`: false when the level is not one of Envoy's names. */
+  setLevel(level: string): boolean {
+    const parsed = parseLogLevel(level);
+    if (parsed === undefined) return false;
+    this.#state.level = parsed;
+    this.#state.rank = LEVEL_RANK[parsed];
+    return true;
+  }
+
   /** A logger for another component (`[upstream]`, `[admin]`) sharing level and stream. */
   child(name: string): ConsoleLogger {
-    return new ConsoleLogger(this.level, { name, stream: this.#stream });
+    return new ConsoleLogger(this.#state.level, { name, stream: this.#stream, state: this.#state });
   }
 
   enabled(level: LogLevel): boolean {
-    return LEVEL_RANK[level] >= this.#rank && level !== 'off';
+    return LEVEL_RANK[level] >= this.#state.rank && level !== 'off';
   }
 
   log(level: LogLevel, msg: string, fields?: object): void {
