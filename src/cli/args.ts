@@ -235,7 +235,7 @@ Commands:
   demo         start two demo upstreams and weir splitting 90/10 between them (npm start)
   route-check  Envoy router_check_tool: check a route table against test cases
   translate    translate Istio YAML (VirtualService, DestinationRule, ServiceEntry) to Envoy config
-  fidelity     compare weir's routing decisions with Envoy's
+  fidelity     measure any proxy's traffic split with statistics (CI verdict)
   explain      show which virtual host, route and cluster a request would get, and why
 
 Serve flags (Envoy's names and defaults):
