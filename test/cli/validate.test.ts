@@ -1,35 +1,10 @@
 // `weir --mode validate` and the CLI's usage errors, through the built CLI.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { REPO_ROOT as ROOT, runCli as run, tempDir } from '../helpers/cli-process';
 
-function findRoot(dir: string): string {
-  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'tsconfig.json'))) return d;
-  }
-  throw new Error('package root not found');
-}
-const ROOT = findRoot(__dirname);
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-validate-'));
-t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const tmp = tempDir(t, 'weir-validate-');
 
 t.test('every example bootstrap in config/ validates', async (t) => {
   for (const f of ['config/demo.yaml', 'config/header-routing.yaml', 'config/cookie-routing.yaml']) {

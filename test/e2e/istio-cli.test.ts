@@ -4,7 +4,6 @@
 // live, SIGTERM exits 0. Plus the flag's usage errors and `--mode validate`.
 
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,63 +11,8 @@ import { Pool } from 'undici';
 import { UsageError } from '../../src/errors';
 import { parseArgs } from '../../src/cli/args';
 import { startVersionUpstreams } from '../helpers/version-upstreams';
-import { EXAMPLES_DIR, repoRoot, setDefaultWeights } from './istio-harness';
-
-const MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-const WAIT_MS = 8000;
-
-interface Weir {
-  proc: ChildProcess;
-  log: () => string;
-  /** The `count`-th match of `re` in the log (stderr + stdout), waiting for it (at most WAIT_MS). */
-  waitFor(re: RegExp, count?: number): Promise<RegExpExecArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startWeir(t: Test, args: string[]): Weir {
-  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const listeners: (() => void)[] = [];
-  const onData = (d: Buffer): void => {
-    log += d.toString();
-    for (const l of listeners.splice(0)) l();
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => {
-      for (const l of listeners.splice(0)) l();
-      resolve({ code, signal });
-    }),
-  );
-  t.teardown(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  return {
-    proc,
-    log: () => log,
-    exited,
-    waitFor(re: RegExp, count = 1): Promise<RegExpExecArray> {
-      const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${re} did not appear within ${WAIT_MS} ms:\n${log}`)), WAIT_MS);
-        const check = (): void => {
-          const all = [...log.matchAll(g)];
-          if (all.length >= count) {
-            clearTimeout(timer);
-            return resolve(all[count - 1] as RegExpExecArray);
-          }
-          if (proc.exitCode !== null || proc.signalCode !== null) {
-            clearTimeout(timer);
-            return reject(new Error(`weir exited before ${re} appeared:\n${log}`));
-          }
-          listeners.push(check);
-        };
-        check();
-      });
-    },
-  };
-}
+import { EXAMPLES_DIR, setDefaultWeights } from './istio-harness';
+import { startCli } from '../helpers/cli-process';
 
 async function exampleDir(t: Test, example: string): Promise<{ dir: string; file: string; text: string; rewrite: (s: string) => Promise<string> }> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-e2e-istio-cli-'));
@@ -102,10 +46,10 @@ t.test('weir --istio <dir> serves, reloads, rejects, stops', async (t) => {
   // -c gives the admin listener a free port (alone, --istio puts admin on 127.0.0.1:15000).
   const boot = join(ex.dir, 'bootstrap.json');
   writeFileSync(boot, JSON.stringify({ admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } } }));
-  const w = startWeir(t, ['-c', boot, '--istio', ex.dir, '--istio-listen', '127.0.0.1:0', '--pick-mode', 'smooth', '--drain-time-s', '1']);
-  const listening = await w.waitFor(/listener (\S+) listening on 127\.0\.0\.1:(\d+)/);
+  const w = startCli(t, ['-c', boot, '--istio', ex.dir, '--istio-listen', '127.0.0.1:0', '--pick-mode', 'smooth', '--drain-time-s', '1']);
+  const listening = await w.nth(/listener (\S+) listening on 127\.0\.0\.1:(\d+)/);
   const port = Number(listening[2]);
-  const first = (await w.waitFor(/config version (istio:[0-9a-f]{12}) live\n/))[1]!;
+  const first = (await w.nth(/config version (istio:[0-9a-f]{12}) live\n/))[1]!;
   t.pass(`printed: ${listening[0]}; config version ${first} live`);
   // The bootstrap file is JSON, not *.yaml: it is not read as Istio config.
   const split = await labels(port, 'reviews', 100);
@@ -113,21 +57,21 @@ t.test('weir --istio <dir> serves, reloads, rejects, stops', async (t) => {
 
   // 100% v3: one new snapshot, logged with both versions.
   writeFileSync(ex.file, await ex.rewrite(setDefaultWeights(ex.text, 'reviews', [['v2', 0], ['v3', 100]])));
-  const live = await w.waitFor(/config version (istio:[0-9a-f]{12}) live \(was (istio:[0-9a-f]{12})\)/);
+  const live = await w.nth(/config version (istio:[0-9a-f]{12}) live \(was (istio:[0-9a-f]{12})\)/);
   t.equal(live[2], first, 'the log names the version replaced');
   t.not(live[1], first);
   t.same(Object.fromEntries(await labels(port, 'reviews.default.svc.cluster.local:9080', 20)), { 'reviews/v3': 20 }, 'all traffic on v3');
 
   // Invalid: an unknown subset. Rejected whole, the 100% v3 version stays live.
   writeFileSync(ex.file, await ex.rewrite(setDefaultWeights(ex.text, 'reviews', [['v2', 50], ['v9', 50]])));
-  const rej = await w.waitFor(/config version (istio:[0-9a-f]{12}) rejected; (istio:[0-9a-f]{12}) stays live/);
+  const rej = await w.nth(/config version (istio:[0-9a-f]{12}) rejected; (istio:[0-9a-f]{12}) stays live/);
   t.equal(rej[2], live[1], 'the rejection names the version that stays live');
   await w.waitFor(/bookinfo-reviews\.yaml: document \d+ \(VirtualService reviews\): spec\.http\[0\]\.route\[1\]\.destination\.subset[^\n]*v9/);
   t.same(Object.fromEntries(await labels(port, 'reviews', 20)), { 'reviews/v3': 20 }, 'old routing intact');
 
   // Rollback: the original file; the original version is live again.
   writeFileSync(ex.file, ex.text);
-  const back = await w.waitFor(/config version (istio:[0-9a-f]{12}) live \(was (istio:[0-9a-f]{12})\)/, 2);
+  const back = await w.nth(/config version (istio:[0-9a-f]{12}) live \(was (istio:[0-9a-f]{12})\)/, 2);
   t.equal(back[1], first, 'rolled back to the first version');
   t.same(Object.fromEntries(await labels(port, 'reviews', 100)), { 'reviews/v2': 90, 'reviews/v3': 10 });
 
@@ -138,11 +82,11 @@ t.test('weir --istio <dir> serves, reloads, rejects, stops', async (t) => {
 
 t.test('--mode validate --istio: errors with file, document and path; exit 1', async (t) => {
   const ex = await exampleDir(t, 'helloworld-80-20.yaml');
-  const ok = startWeir(t, ['--istio', ex.file, '--mode', 'validate']);
+  const ok = startCli(t, ['--istio', ex.file, '--mode', 'validate']);
   t.equal((await ok.exited).code, 0, 'valid file: exit 0');
   t.match(ok.log(), /OK/);
   writeFileSync(ex.file, setDefaultWeights(ex.text, 'helloworld', [['v1', 80], ['v2', 30]]));
-  const bad = startWeir(t, ['--istio', ex.dir, '--mode', 'validate']);
+  const bad = startCli(t, ['--istio', ex.dir, '--mode', 'validate']);
   t.equal((await bad.exited).code, 1, 'invalid file: exit 1');
   t.match(bad.log(), /helloworld-80-20\.yaml: document 3 \(VirtualService helloworld\): spec\.http\[0\]\.route: weights sum to 110/);
 });
@@ -150,7 +94,7 @@ t.test('--mode validate --istio: errors with file, document and path; exit 1', a
 t.test('weir --istio on an invalid file does not start', async (t) => {
   const ex = await exampleDir(t, 'user-agent-canary.yaml');
   writeFileSync(ex.file, ex.text.replace('exact: canary', 'regex: "(?=canary)"'));
-  const w = startWeir(t, ['--istio', ex.file, '--istio-listen', '127.0.0.1:0']);
+  const w = startCli(t, ['--istio', ex.file, '--istio-listen', '127.0.0.1:0']);
   const exit = await w.exited;
   t.equal(exit.code, 1);
   t.match(w.log(), /user-agent-canary\.yaml: document \d+ \(VirtualService frontend\)/);
