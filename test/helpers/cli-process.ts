@@ -43,6 +43,9 @@ export interface CliProcess {
   proc: ChildProcess;
   /** Everything logged so far (stdout and stderr interleaved as received). */
   log(): string;
+  /** stdout alone, and stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** Every match of `re` once there are at least `count`; rejects on exit or after `timeoutMs`. */
   waitFor(re: RegExp, count?: number, timeoutMs?: number): Promise<RegExpExecArray[]>;
   /** The `count`-th match of `re` (1-based), waiting as waitFor does. */
@@ -65,13 +68,19 @@ function escape(s: string): string {
 export function startCli(t: TeardownLike, args: string[], opts: { cwd?: string } = {}): CliProcess {
   const proc = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd ?? REPO_ROOT });
   let log = '';
+  let stdout = '';
+  let stderr = '';
   const listeners: (() => void)[] = [];
-  const onData = (d: Buffer): void => {
+  proc.stdout!.on('data', (d: Buffer): void => {
+    stdout += d.toString();
     log += d.toString();
     for (const l of listeners.splice(0)) l();
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
+  });
+  proc.stderr!.on('data', (d: Buffer): void => {
+    stderr += d.toString();
+    log += d.toString();
+    for (const l of listeners.splice(0)) l();
+  });
   const running = (): boolean => proc.exitCode === null && proc.signalCode === null;
   const exited = new Promise<CliExit>((resolve) =>
     proc.once('exit', (code, signal) => {
@@ -112,6 +121,8 @@ export function startCli(t: TeardownLike, args: string[], opts: { cwd?: string }
   return {
     proc,
     log: () => log,
+    stdout: () => stdout,
+    stderr: () => stderr,
     exited,
     waitFor,
     nth: async (re, count = 1, timeoutMs) => (await waitFor(re, count, timeoutMs))[count - 1]!,
