@@ -418,6 +418,9 @@ class H1Connection {
     b.off('end', bodyOnEnd);
     b.off('error', bodyOnError);
     b.off('close', bodyOnClose);
+    // Abandoned mid-way (an early response, a failure): whatever the client still sends is read
+    // and dropped, so a paused body cannot stall its downstream keep-alive connection.
+    if (!b.readableEnded && !b.destroyed) b.resume();
   }
 
   onConnected(): void {

@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as net from 'node:net';
 import * as http from 'node:http';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { ConnPool, type UpstreamHandler, type UpstreamRequest } from '../../src/upstream/conn-pool';
 
@@ -148,6 +148,23 @@ t.test('request head as the upstream sees it; bodies with content-length and chu
   t.same(d.raw.slice(-2), ['content-length', '0'], 'a POST without a body says content-length: 0');
   const e = await send(pool, req('/p', { method: 'POST', headers: ['host', 'h', 'content-length', '10'], body: Readable.from([Buffer.from('short')]) })).done;
   t.equal(e.error?.code, 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH');
+});
+
+t.test('an early response ends the request; the rest of the body is drained, the connection not reused', async (t) => {
+  const up = await rawServer(t, (_head, s) => s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n'));
+  const pool = new ConnPool('127.0.0.1', up.port, OPTS);
+  t.teardown(() => pool.destroy());
+  const body = new PassThrough();
+  body.write('first');
+  const h = send(pool, req('/up', { method: 'POST', headers: ['host', 'h', 'content-length', '1000000'], body }));
+  body.pause(); // as backpressure from the upstream socket would
+  const o = await h.done;
+  t.same([o.status, o.error], [413, null]);
+  const ended = new Promise<boolean>((r) => body.once('end', () => r(true)));
+  body.end(Buffer.alloc(64 * 1024));
+  t.ok(await ended, 'the abandoned body still flows to its end');
+  await send(pool, req('/again')).done;
+  t.equal(up.connections(), 2, 'the interrupted connection was not reused');
 });
 
 t.test('errors carry the codes the proxy classifies: refused, reset, timeouts, protocol, header overflow', async (t) => {
