@@ -2,69 +2,33 @@
 // workers' metrics (every request counted once); with --istio the /config_dump shows the
 // translated resources as dynamic entries with the Istio version and parses with the Envoy protos.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { get, keepAliveAgent } from '../proxy/fixtures';
+import { freePort } from '../helpers/free-port';
+import { LISTENING, startCli, tempDir, type TeardownLike } from '../helpers/cli-process';
 import { startUpstream } from '../helpers/upstream-servers';
 import { parsePrometheus, sum } from './prom-text';
 import { checkMessage, loadEnvoyProtos } from './envoy-proto-check';
 import { FakeAdsServer } from '../helpers/fake-ads-server';
 import { C, cla, E, edsCluster, L, R, rdsListener, routeConfig, weightedRoute } from '../xds/e2e-harness';
 
-function findRoot(dir: string): string {
-  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'tsconfig.json'))) return d;
-  }
-  throw new Error('package root not found');
-}
-const ROOT = findRoot(__dirname);
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-serve-admin-'));
-t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir(t, 'weir-serve-admin-');
 
 /** Starts weir; resolves once `count` listener lines and the admin line were logged. */
-function startWeir(t: { teardown(f: () => unknown): void }, args: string[], count: number): Promise<{ proc: ChildProcess; port: number; admin: number }> {
-  const proc = spawn(process.execPath, [MAIN, ...args, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGINT');
-      }),
-  );
-  return new Promise((resolve, reject) => {
-    let err = '';
-    let port = 0;
-    let admin = 0;
-    let seen = 0;
-    const timer = setTimeout(() => reject(new Error(`weir not ready:\n${err}`)), 15_000);
-    proc.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      for (const m of err.matchAll(/listener \S+ listening on [\d.]+:(\d+)/g)) port = Number(m[1]);
-      seen = [...err.matchAll(/listener \S+ listening on/g)].length;
-      const a = /admin address: [\d.]+:(\d+)/.exec(err);
-      if (a) admin = Number(a[1]);
-      if (seen >= count && admin > 0 && port > 0) {
-        clearTimeout(timer);
-        resolve({ proc, port, admin });
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`weir exited ${code}:\n${err}`));
-    });
-  });
+async function startWeir(t: TeardownLike, args: string[], count: number): Promise<{ port: number; admin: number }> {
+  const cli = startCli(t, [...args, '--log-level', 'info']);
+  const lines = await cli.waitFor(LISTENING, count, 15_000);
+  return { port: Number(lines[lines.length - 1]![3]), admin: await cli.adminPort() };
 }
 
 t.test('--concurrency 2: the primary merges both workers metrics', async (t) => {
   const up = await startUpstream((_q, res) => res.end('ok'));
   t.teardown(() => up.close());
   const file = path.join(tmp, 'conc.yaml');
-  // A fixed listener port: workers share it through node:cluster.
-  const port = 20000 + (process.pid % 20000);
+  // A concrete port (workers share it through node:cluster) so that the primary's /listeners,
+  // which names the configured address, can be checked; a free one rather than a fixed one.
+  const port = await freePort();
   fs.writeFileSync(
     file,
     `

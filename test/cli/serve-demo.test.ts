@@ -6,20 +6,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { freePort } from '../helpers/free-port';
 import { REPO_ROOT as ROOT, startCli, tempDir, type CliProcess } from '../helpers/cli-process';
 
 const tmp = tempDir(t, 'weir-demo-');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const runDemo = (t: Test, args: string[]): CliProcess => startCli(t, ['demo', ...args]);
 

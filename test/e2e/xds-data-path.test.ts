@@ -3,7 +3,7 @@
 // bounds); a header route added by RDS starts matching; LDS opens, moves and closes ports without
 // dropping requests in flight; a cluster removed by CDS finishes its requests before its pool goes.
 import t, { type Test } from 'tap';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/free-port';
 import { startSlow, startVersioned, type TestUpstream } from '../helpers/upstream-servers';
 import { get, keepAliveAgent } from '../proxy/fixtures';
 import { C, cla, E, edsCluster, L, R, RDS_TAG, rdsListener, routeConfig, startXdsProxy, weightedRoute, type XdsProxy } from '../xds/e2e-harness';
@@ -35,19 +35,6 @@ async function setup(t: Test, routes: object[], apiType: AdsApiType = 'GRPC'): P
   });
   t.teardown(() => x.close());
   return x;
-}
-
-/** A port nothing listens on right now (the moved listener's new address). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `n` requests on keep-alive connections, `concurrency` at a time; counts bodies. */
