@@ -3,55 +3,15 @@
 // CDS and EDS, opens the listener LDS describes, serves a request, follows a push, logs its
 // ACKs, and on SIGTERM stops the ADS stream and drains.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
 import { FakeAdsServer } from '../helpers/fake-ads-server';
 import { get } from '../proxy/fixtures';
+import { startCli, tempDir } from '../helpers/cli-process';
 import { C, cla, E, edsCluster, L, R, rdsListener, routeConfig, weightedRoute, RDS_TAG } from '../xds/e2e-harness';
 
-function findRoot(dir: string): string {
-  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'tsconfig.json'))) return d;
-  }
-  throw new Error('package root not found');
-}
-const ROOT = findRoot(__dirname);
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-xds-cli-'));
-t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Collects the child's stderr (weir's log) and resolves waiters on matching lines. */
-class ChildLog {
-  text = '';
-  #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  constructor(child: ChildProcess) {
-    child.stderr!.on('data', (c: Buffer) => {
-      this.text += c.toString();
-      this.#waiters = this.#waiters.filter((w) => {
-        const m = this.text.match(w.re);
-        if (m) w.resolve(m);
-        return !m;
-      });
-    });
-  }
-  waitFor(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-    const m = this.text.match(re);
-    if (m) return Promise.resolve(m);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line ${re} within ${timeoutMs} ms; log:\n${this.text}`)), timeoutMs);
-      this.#waiters.push({
-        re,
-        resolve: (x) => {
-          clearTimeout(timer);
-          resolve(x);
-        },
-      });
-    });
-  }
-}
+const tmp = tempDir(t, 'weir-xds-cli-');
 
 let v1: TestUpstream;
 let v2: TestUpstream;
@@ -99,15 +59,8 @@ static_resources:
 `,
   );
   const nodeId = 'sidecar~127.0.0.1~weir-cli.default~default.svc.cluster.local';
-  const child = spawn(process.execPath, [MAIN, '-c', file, '--service-node', nodeId, '--service-cluster', 'weir-cli.default', '--drain-time-s', '2'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const log = new ChildLog(child);
-  const m = await log.waitFor(/listener from-lds listening on 127\.0\.0\.1:(\d+)/);
+  const log = startCli(t, ['-c', file, '--service-node', nodeId, '--service-cluster', 'weir-cli.default', '--drain-time-s', '2']);
+  const m = await log.nth(/listener from-lds listening on 127\.0\.0\.1:(\d+)/);
   const port = Number(m[1]);
   const first = server.requests[0]!;
   t.equal(first.node?.id, nodeId, '--service-node overrides node.id');
@@ -118,7 +71,7 @@ static_resources:
   t.equal(r1.body, 'v1', 'routed by RDS to the EDS endpoint of cluster v1');
   t.equal(r1.headers[RDS_TAG], 'first');
   for (const type of [L, R, C, E]) t.ok(server.requests.some((r) => r.type_url === type && r.response_nonce && !r.error_detail), `${type.split('.').pop()} ACKed`);
-  await log.waitFor(/\[xds\] xds: ACK RouteConfiguration version 1 \(nonce/);
+  await log.nth(/\[xds\] xds: ACK RouteConfiguration version 1 \(nonce/);
 
   // A push is followed: all traffic to v2.
   const from = server.responses.length;
@@ -126,9 +79,9 @@ static_resources:
   const sent = await server.waitForResponse((r) => r.type_url === R && r.version_info === version, { from });
   const ack = await server.waitForReply(sent.nonce);
   t.notOk(ack.error_detail, 'ACK');
-  await log.waitFor(new RegExp(`ACK RouteConfiguration version ${version} `));
+  await log.nth(new RegExp(`ACK RouteConfiguration version ${version} `));
   // The ACK goes out before the swap: wait for the data path's own log of it.
-  await log.waitFor(new RegExp(`snapshot applied .*rds=${version} `));
+  await log.nth(new RegExp(`snapshot applied .*rds=${version} `));
   const r2 = await get(port, '/');
   t.equal(r2.body, 'v2');
   t.equal(r2.headers[RDS_TAG], 'second');
@@ -140,12 +93,12 @@ static_resources:
   const nack = await server.waitForReply(sent2.nonce);
   t.equal(nack.error_detail?.code, 13);
   t.equal(nack.version_info, version);
-  await log.waitFor(/NACK RouteConfiguration version \d+ \(nonce \d+\), keeping version \d+: .*weighted_clusters/);
+  await log.nth(/NACK RouteConfiguration version \d+ \(nonce \d+\), keeping version \d+: .*weighted_clusters/);
   t.equal((await get(port, '/')).headers[RDS_TAG], 'second');
 
   // The admin /config_dump shows the ADS state: the listener from LDS, the route config serving
   // version 2 with the rejected update as its error_state.
-  const adminPort = Number((await log.waitFor(/admin address: 127\.0\.0\.1:(\d+)/))[1]);
+  const adminPort = Number((await log.nth(/admin address: 127\.0\.0\.1:(\d+)/))[1]);
   const dump = JSON.parse((await get(adminPort, '/config_dump')).body) as { configs: Record<string, any>[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
   const of = (s: string) => dump.configs.find((c) => c['@type'] === `type.googleapis.com/envoy.admin.v3.${s}`)!;
   t.same(of('ListenersConfigDump').dynamic_listeners.map((l: { name: string }) => l.name), ['from-lds'], 'LDS listener, once');
@@ -157,8 +110,8 @@ static_resources:
 
   const streamsBefore = server.openStreams;
   t.equal(streamsBefore, 1);
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'exits 0 after SIGTERM');
-  t.match(log.text, /caught SIGTERM: draining/);
-  t.notMatch(log.text, /\[(error|critical)\]/, 'no error logged');
+  log.proc.kill('SIGTERM');
+  t.equal((await log.exited).code, 0, 'exits 0 after SIGTERM');
+  t.match(log.stderr(), /caught SIGTERM: draining/);
+  t.notMatch(log.stderr(), /\[(error|critical)\]/, 'no error logged');
 });
