@@ -52,6 +52,41 @@ const STDOUT_LOG = 'type.googleapis.com/envoy.extensions.access_loggers.stream.v
 const STDERR_LOG = 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog';
 const FILE_LOG = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 
+// Filters that enforce access: skipping one (as weir skips filters it does not implement) would
+// serve exactly what it exists to deny. Names as Envoy and istiod send them: AuthorizationPolicy
+// becomes envoy.filters.{http,network}.rbac (CUSTOM: ext_authz), RequestAuthentication
+// envoy.filters.http.jwt_authn, older Istio's PeerAuthentication/Policy istio_authn (type
+// istio.envoy.config.filter.http.authn.v2alpha1.FilterConfig) and jwt-auth.
+const SECURITY_FILTERS: ReadonlyMap<string, string> = new Map([
+  ['envoy.filters.http.rbac', 'RBAC'],
+  ['envoy.filters.network.rbac', 'RBAC'],
+  ['envoy.filters.http.ext_authz', 'external authorization (ext_authz)'],
+  ['envoy.filters.network.ext_authz', 'external authorization (ext_authz)'],
+  ['envoy.ext_authz', 'external authorization (ext_authz)'],
+  ['envoy.filters.http.jwt_authn', 'JWT authentication (jwt_authn)'],
+  ['jwt-auth', 'JWT authentication (jwt_authn)'],
+  ['istio_authn', 'Istio authentication (istio_authn)'],
+]);
+// Any typed_config whose proto package names one of them, whatever the filter is called
+// (envoy.extensions.filters.http.rbac.v3.RBAC, ...network.ext_authz.v3.ExtAuthz,
+// ...jwt_authn.v3.JwtAuthentication, istio.envoy.config.filter.http.authn.v2alpha1.FilterConfig).
+const SECURITY_TYPE_URL = /\.(rbac|ext_authz|jwt_authn|authn)\.v\d/;
+const SECURITY_KIND_BY_PACKAGE: { readonly [k: string]: string } = {
+  rbac: 'RBAC',
+  ext_authz: 'external authorization (ext_authz)',
+  jwt_authn: 'JWT authentication (jwt_authn)',
+  authn: 'Istio authentication (istio_authn)',
+};
+
+/** What an access-enforcing filter enforces (for the error), or null for any other filter. */
+export function securityFilterKind(name: string, typeUrl: string | null): string | null {
+  const byName = SECURITY_FILTERS.get(name);
+  if (byName !== undefined) return byName;
+  if (typeUrl === null) return null;
+  const m = SECURITY_TYPE_URL.exec(typeUrl);
+  return m === null ? null : (SECURITY_KIND_BY_PACKAGE[m[1]!] ?? null);
+}
+
 function dur(obj: unknown, name: string, path: string, dflt: number, errors: string[]): number {
   const v = field(obj, name);
   if (v === undefined || v === null) return dflt;
@@ -117,6 +152,8 @@ export function compileHcm(
   routeOptions: unknown,
   errors: string[],
   warnings: string[],
+  /** Reject access-enforcing HTTP filters (securityFilterKind) unless marked is_optional: true. */
+  refuseSecurityFilters = true,
 ): HcmConfig | null {
   const startErrors = errors.length;
   const statPrefix = field(tc, 'stat_prefix');
@@ -177,11 +214,24 @@ export function compileHcm(
           httpFilters.push({ name, typeUrl, skipped: false, reason: null });
           return;
         }
+        const optional = field(f, 'is_optional');
+        // is_optional: true is Envoy's "skip this filter if it is not supported"; a security filter
+        // that is disabled by default is still refused, since a route's typed_per_filter_config
+        // can enable it.
+        const kind = securityFilterKind(name, typeUrl);
+        if (kind !== null && parseBool(optional) !== true) {
+          if (refuseSecurityFilters) {
+            errors.push(`${p}: weir does not implement ${kind} (http filter ${name}); refusing to serve without it (--allow-unenforced-security-filters skips it)`);
+            return;
+          }
+          warnings.push(`${p}: http filter ${name} is not supported by weir: skipped: ${kind} is NOT enforced`);
+          httpFilters.push({ name, typeUrl, skipped: true, reason: `not supported by weir: ${kind} NOT enforced` });
+          return;
+        }
         if (parseBool(field(f, 'disabled')) === true) {
           httpFilters.push({ name, typeUrl, skipped: true, reason: 'disabled' });
           return;
         }
-        const optional = field(f, 'is_optional');
         if (isObject(f) && (optional === false || (isObject(optional) && optional.value === false))) {
           errors.push(`${p}: http filter ${name} (${typeUrl ?? 'no typed_config'}) is not supported by weir and is marked is_optional: false`);
           return;

@@ -6,11 +6,11 @@
 import type { Resource, ResourceSet } from '../config/resources';
 import { TYPE_URL } from '../config/resources';
 import type { Validated } from '../route/types';
-import { anyType, field, isObject, parseUint } from '../util/proto-json';
+import { anyType, field, isObject, parseBool, parseUint } from '../util/proto-json';
 import type { ClusterConfig } from '../upstream/cluster-config';
 import { compileCluster } from '../upstream/cluster-config';
 import type { HcmConfig } from './hcm-config';
-import { compileHcm } from './hcm-config';
+import { compileHcm, securityFilterKind } from './hcm-config';
 import type { RouteCompiler } from './route-contract';
 import { defaultRouteCompiler } from './route-binding';
 
@@ -28,6 +28,24 @@ export interface ListenerConfig {
   readonly raw: Resource;
 }
 
+/**
+ * A listener accepted but not bound: `bind_to_port: false` (istiod's outbound `0.0.0.0_<port>`
+ * listeners, which Envoy only reaches by handing a connection over from the bound `virtualOutbound`
+ * listener with `use_original_dst`), or a bound `use_original_dst` listener with no HTTP filter
+ * chain of its own. weir does not implement that hand-off: nothing of these is served, and they
+ * are listed for the admin and config dump.
+ */
+export interface UnboundListener {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Why weir does not serve it (shown in warnings). */
+  readonly reason: string;
+  /** Its HTTP filter chain, compiled and validated as a bound listener's would be; null when it has none. */
+  readonly config: ListenerConfig | null;
+  readonly raw: Resource;
+}
+
 export interface NetworkFilterInfo {
   readonly name: string;
   readonly typeUrl: string | null;
@@ -38,6 +56,8 @@ export interface Snapshot {
   readonly versionInfo: string;
   readonly listeners: readonly ListenerConfig[];
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  /** Listeners accepted and not bound (bind_to_port: false...): never served by weir. */
+  readonly unboundListeners: readonly UnboundListener[];
   /** Listeners whose RDS route configuration has not arrived (not started). */
   readonly warmingListeners: readonly string[];
   readonly warnings: readonly string[];
@@ -48,6 +68,12 @@ export interface SnapshotOptions {
   readonly routeOptions?: unknown;
   /** Overrides the route compiler (tests of the data path in isolation). */
   readonly compileRoutes?: RouteCompiler;
+  /**
+   * Access-enforcing filters weir does not implement (RBAC, ext_authz, JWT authn: see
+   * hcm-config.ts `securityFilterKind`) reject their listener unless this is true; then they are
+   * skipped with a warning like any other unknown filter (CLI --allow-unenforced-security-filters).
+   */
+  readonly allowUnenforcedSecurityFilters?: boolean;
 }
 
 const HCM_NAMES = new Set(['envoy.filters.network.http_connection_manager', 'envoy.http_connection_manager']);
@@ -66,6 +92,21 @@ function byName(list: readonly Resource[], kind: string, errors: string[], key =
   return m;
 }
 
+/** How compileSnapshot treats one listener (see UnboundListener). */
+interface ListenerServing {
+  /** A listener weir will not bind may have no HTTP filter chain (istiod's tcp_proxy listeners). */
+  readonly tolerateNoHttp: boolean;
+  /** Reject the listener over access-enforcing filters weir cannot enforce (only if it is served). */
+  readonly refuseSecurityFilters: boolean;
+}
+
+function addressOf(raw: Resource): { address: string; port: number } {
+  const sa = field(field(raw, 'address'), 'socket_address');
+  const a = field(sa, 'address');
+  const p = parseUint(field(sa, 'port_value') ?? 0);
+  return { address: typeof a === 'string' ? a : '', port: p ?? 0 };
+}
+
 function compileListener(
   raw: Resource,
   path: string,
@@ -74,7 +115,8 @@ function compileListener(
   routeOptions: unknown,
   errors: string[],
   warnings: string[],
-): ListenerConfig | 'warming' | null {
+  serve: ListenerServing,
+): ListenerConfig | 'warming' | 'no-http' | null {
   const start = errors.length;
   const name = field(raw, 'name') as string;
   const addr = field(raw, 'address');
@@ -112,9 +154,12 @@ function compileListener(
   }
   let hcm: HcmConfig | null = null;
   let warming = false;
+  let noHttp = false;
+  const securityErrors: string[] = [];
   const networkFilters: NetworkFilterInfo[] = [];
   if (chosen === null) {
-    errors.push(`${path}.filter_chains: no plaintext filter chain with an http_connection_manager`);
+    if (serve.tolerateNoHttp) noHttp = true;
+    else errors.push(`${path}.filter_chains: no plaintext filter chain with an http_connection_manager`);
   } else {
     const filters = field(chosen.chain, 'filters');
     let found = false;
@@ -137,7 +182,14 @@ function compileListener(
           // HTTP filters: listener.v3.Filter has no is_optional to mark one as required.
           if (typeof n !== 'string' || n === '') errors.push(`${fp}.name: required`);
           else {
-            warnings.push(`${fp}: network filter ${n}${typeUrl ? ` (${typeUrl})` : ''} is not supported by weir: skipped`);
+            // Access-enforcing filters are the exception: skipping one would serve what it denies.
+            const kind = securityFilterKind(n, typeUrl);
+            // (Held until the chain turns out to be served: a tcp_proxy chain weir leaves alone is not.)
+            if (kind !== null && serve.refuseSecurityFilters) {
+              securityErrors.push(`${fp}: weir does not implement ${kind} (network filter ${n}); refusing to serve without it (--allow-unenforced-security-filters skips it)`);
+              return;
+            }
+            warnings.push(`${fp}: network filter ${n}${typeUrl ? ` (${typeUrl})` : ''} is not supported by weir: skipped${kind !== null ? `: ${kind} is NOT enforced` : ''}`);
             networkFilters.push({ name: n, typeUrl, skipped: true });
           }
           return;
@@ -148,14 +200,19 @@ function compileListener(
           errors.push(`${fp}.typed_config: required`);
           return;
         }
-        const h = compileHcm(tc, `${fp}.typed_config`, routeConfigurations, compileRoutes, routeOptions, errors, warnings);
+        const h = compileHcm(tc, `${fp}.typed_config`, routeConfigurations, compileRoutes, routeOptions, errors, warnings, serve.refuseSecurityFilters);
         if (h === null && errors.length === start) warming = true;
         hcm = h;
       });
     }
-    if (!found && errors.length === start) errors.push(`${chosen.path}.filters: an envoy.filters.network.http_connection_manager is required`);
+    if (!found && errors.length === start) {
+      if (serve.tolerateNoHttp) noHttp = true;
+      else errors.push(`${chosen.path}.filters: an envoy.filters.network.http_connection_manager is required`);
+    }
   }
+  if (!noHttp) for (const e of securityErrors) errors.push(e);
   if (errors.length > start) return null;
+  if (noHttp) return 'no-http';
   if (warming || hcm === null) return 'warming';
   return { name, address, port, hcm, networkFilters, raw };
 }
@@ -178,12 +235,44 @@ export function compileSnapshot(set: ResourceSet, opts: SnapshotOptions = {}): V
   }
 
   const listeners: ListenerConfig[] = [];
+  const unboundListeners: UnboundListener[] = [];
   const warmingListeners: string[] = [];
   const ports = new Map<string, string>();
+  const allowUnenforced = opts.allowUnenforcedSecurityFilters === true;
   for (const [name, raw] of listenersByName) {
-    const l = compileListener(raw, `listeners["${name}"]`, rcs, compileRoutes, opts.routeOptions, errors, warnings);
+    const path = `listeners["${name}"]`;
+    // Listener.bind_to_port (default true): false means "do not bind; connections reach this
+    // listener only when a listener with use_original_dst hands them over" (Envoy
+    // listener.proto). weir has no original-destination hand-off (node cannot read
+    // SO_ORIGINAL_DST), so such a listener is validated like any other and never served; nor does
+    // it take an address from the bound ones (istiod sends many on one port).
+    const bindToPort = parseBool(field(raw, 'bind_to_port')) !== false;
+    const useOriginalDst = parseBool(field(raw, 'use_original_dst')) === true;
+    const serve: ListenerServing = {
+      // A bound use_original_dst listener (istiod's virtualOutbound on 15001) exists to hand
+      // connections over; its own chains are tcp_proxy ones weir cannot serve either.
+      tolerateNoHttp: !bindToPort || useOriginalDst,
+      refuseSecurityFilters: bindToPort && !allowUnenforced,
+    };
+    const l = compileListener(raw, path, rcs, compileRoutes, opts.routeOptions, errors, warnings, serve);
+    if (l === null) continue;
+    if (l === 'no-http' || !bindToPort) {
+      const reason = !bindToPort
+        ? 'bind_to_port: false: not bound (weir does not hand connections over from a use_original_dst listener)'
+        : 'use_original_dst: weir does not hand connections over to the listener of their original destination, and this listener has no plaintext HTTP filter chain of its own: not bound';
+      warnings.push(`${path}: ${reason}`);
+      const a = addressOf(raw);
+      unboundListeners.push({ name, address: a.address, port: a.port, reason, config: l === 'no-http' || l === 'warming' ? null : l, raw });
+      if (l === 'warming') warmingListeners.push(name);
+      continue;
+    }
     if (l === 'warming') warmingListeners.push(name);
-    else if (l !== null) {
+    else {
+      if (useOriginalDst) {
+        warnings.push(
+          `${path}.use_original_dst: weir does not hand connections over to the listener of their original destination: this listener's own filter chain serves them`,
+        );
+      }
       if (l.port !== 0) {
         const k = l.address + ':' + l.port;
         const other = ports.get(k);
@@ -200,6 +289,7 @@ export function compileSnapshot(set: ResourceSet, opts: SnapshotOptions = {}): V
       versionInfo: set.versionInfo,
       listeners: Object.freeze(listeners),
       clusters,
+      unboundListeners: Object.freeze(unboundListeners),
       warmingListeners: Object.freeze(warmingListeners),
       warnings: Object.freeze(warnings),
     }),

@@ -4,7 +4,7 @@
 // the data path: accepted (ACKed, nothing NACKed), the unknown extensions skipped and listed, and
 // traffic routed the way the VirtualService says.
 import t from 'tap';
-import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersioned, startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { get, keepAliveAgent } from '../proxy/fixtures';
 import { C, E, L, R, startXdsProxy } from '../xds/e2e-harness';
 import * as istio from '../xds/istio-resources';
@@ -12,17 +12,17 @@ import * as istio from '../xds/istio-resources';
 let v1: TestUpstream;
 let v2: TestUpstream;
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
-/** The istiod listener, moved to 127.0.0.1 port 0 (tests bind nothing else). */
+/**
+ * The istiod listener, moved to 127.0.0.1 port 0 (tests bind nothing else) and bound, as a
+ * gateway's listeners are: a sidecar's outbound ones carry bind_to_port: false and weir does not
+ * serve those (test/xds/istio-listeners.test.ts).
+ */
 function listenerOnLoopback(): Record<string, unknown> {
   const l = istio.istioListener();
+  delete l.bind_to_port;
   l.address = { socket_address: { address: '127.0.0.1', port_value: 0 } };
   return l;
 }

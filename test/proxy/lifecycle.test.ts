@@ -7,18 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { TYPE_URL } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { compileSnapshot } from '../../src/proxy/snapshot';
-import { startSlow, startVersioned, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream } from '../helpers/upstream-servers';
+import { startSlow, startVersioned, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream } from '../helpers/upstream-servers';
 import { get, listener, LogCapture, resources, routeConfig, runConcurrent, staticCluster } from './fixtures';
 
 let v1: TestUpstream;
 let v2: TestUpstream;
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
 const to = (cluster: string, extra: object = {}) => routeConfig([{ match: { prefix: '/' }, route: { cluster, ...extra } }]);
@@ -97,8 +92,11 @@ t.test('http filters: unknown ones skipped and recorded; required unknown ones r
   const hf = ok.value!.listeners[0]!.hcm.httpFilters;
   t.same(hf.map((f) => [f.name, f.skipped]), [['istio.stats', true], ['envoy.filters.http.fault', true], ['envoy.filters.http.router', false]]);
   t.ok(ok.value!.warnings.some((w) => w.includes('istio.stats')));
-  const bad = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.ext_authz', is_optional: false }))], []), {});
-  t.match(bad.errors?.join('\n'), /http_filters\[1\]: http filter envoy\.filters\.http\.ext_authz .* is_optional: false/);
+  const bad = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.lua', is_optional: false }))], []), {});
+  t.match(bad.errors?.join('\n'), /http_filters\[1\]: http filter envoy\.filters\.http\.lua .* is_optional: false/);
+  // Access-enforcing filters are refused even without is_optional (test/xds/istio-listeners.test.ts).
+  const authz = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.ext_authz', is_optional: false }))], []), {});
+  t.match(authz.errors?.join('\n'), /http_filters\[1\]: weir does not implement external authorization \(ext_authz\)/);
   const noRouterLast = compileSnapshot(resources([listener('l', to('x'), { http_filters: [{ name: 'envoy.filters.http.router' }, { name: 'x' }] })], []), {});
   t.match(noRouterLast.errors?.join('\n'), /router filter must be the last/);
 });

@@ -180,3 +180,57 @@ export function istioClusterLoadAssignment(name: string, endpoints: { ip: string
     ],
   };
 }
+
+const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+
+/**
+ * istiod's `virtualOutbound`: the one outbound listener a sidecar binds (iptables redirects the
+ * pod's outbound connections to 15001); `use_original_dst` hands each connection to the
+ * `bind_to_port: false` listener of its original destination, else the tcp_proxy chains here
+ * (blackhole for 15001 itself, passthrough for the rest) serve it.
+ */
+export function istioVirtualOutbound(): Record<string, unknown> {
+  const tcp = (cluster: string): Record<string, unknown> => ({
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: { '@type': TCP_PROXY, stat_prefix: cluster, cluster },
+  });
+  return {
+    name: 'virtualOutbound',
+    address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
+    filter_chains: [
+      { name: 'virtualOutbound-blackhole', filter_chain_match: { destination_port: 15001 }, filters: [{ name: 'istio.stats', typed_config: { '@type': TYPED_STRUCT } }, tcp('BlackHoleCluster')] },
+      { name: 'virtualOutbound-catchall-tcp', filters: [{ name: 'istio.stats', typed_config: { '@type': TYPED_STRUCT } }, tcp('PassthroughCluster')] },
+    ],
+    use_original_dst: true,
+    traffic_direction: 'OUTBOUND',
+  };
+}
+
+/** istiod's outbound listener for a TCP service (e.g. mysql on 3306): service IP, tcp_proxy only, not bound. */
+export function istioTcpListener(ip: string, port: number, cluster: string): Record<string, unknown> {
+  return {
+    name: `${ip}_${port}`,
+    address: { socket_address: { address: ip, port_value: port } },
+    traffic_direction: 'OUTBOUND',
+    bind_to_port: false,
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: cluster, cluster } }] }],
+  };
+}
+
+/** The HTTP filter istiod puts ahead of the router for an ALLOW/DENY AuthorizationPolicy. */
+export const ISTIO_HTTP_RBAC = {
+  name: 'envoy.filters.http.rbac',
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+    rules: { policies: { 'ns[default]-policy[deny-v2]-rule[0]': { permissions: [{ any: true }], principals: [{ any: true }] } }, action: 'DENY' },
+  },
+};
+
+/** `l` with `filter` inserted in its HCM's http_filters just before the router. */
+export function withHttpFilter(l: Record<string, unknown>, filter: object): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(l)) as { filter_chains: { filters: { typed_config: { http_filters: object[] } }[] }[] };
+  const chain = copy.filter_chains[0]!;
+  const hf = chain.filters[chain.filters.length - 1]!.typed_config.http_filters;
+  hf.splice(hf.length - 1, 0, filter);
+  return copy as unknown as Record<string, unknown>;
+}
