@@ -5,7 +5,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { FakeAdsServer } from '../helpers/fake-ads-server';
 import { get } from '../proxy/fixtures';
 import { startCli, tempDir } from '../helpers/cli-process';
@@ -16,12 +16,7 @@ const tmp = tempDir(t, 'weir-xds-cli-');
 let v1: TestUpstream;
 let v2: TestUpstream;
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
 t.test('weir -c <dynamic_resources bootstrap>: LDS/RDS/CDS/EDS from the control plane, a request served, a push followed, SIGTERM', async (t) => {

@@ -4,7 +4,7 @@
 // the data path: accepted (ACKed, nothing NACKed), the unknown extensions skipped and listed, and
 // traffic routed the way the VirtualService says.
 import t from 'tap';
-import { startVersioned, startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { get, keepAliveAgent } from '../proxy/fixtures';
 import { C, E, L, R, startXdsProxy } from '../xds/e2e-harness';
 import * as istio from '../xds/istio-resources';

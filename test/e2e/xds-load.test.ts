@@ -3,18 +3,13 @@
 // RouteConfiguration routed it (x-rds-tag, a route-config level response header), so the split of
 // each config is measured exactly on the requests that config routed.
 import t, { type Test } from 'tap';
-import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { C, cla, ContinuousClient, E, edsCluster, L, R, rdsListener, routeConfig, startXdsProxy, weightedRoute, type XdsProxy } from '../xds/e2e-harness';
 
 let v1: TestUpstream;
 let v2: TestUpstream;
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
 const split = (w2: number, tag: string, smooth = true) => routeConfig('r', [weightedRoute({ v1: 100 - w2, v2: w2 }, { smooth })], tag);

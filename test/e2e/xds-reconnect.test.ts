@@ -2,7 +2,7 @@
 // 5 s later. weir keeps serving the last config with zero failed requests, reconnects with backoff,
 // resubscribes with the versions it holds, ACKs what the new stream sends, and follows the next push.
 import t from 'tap';
-import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { C, cla, ContinuousClient, E, edsCluster, L, R, rdsListener, routeConfig, startXdsProxy, weightedRoute } from '../xds/e2e-harness';
 
 const OUTAGE_MS = 5000;
@@ -10,12 +10,7 @@ const OUTAGE_MS = 5000;
 let v1: TestUpstream;
 let v2: TestUpstream;
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
 const split = (w2: number, tag: string) => routeConfig('r', [weightedRoute({ v1: 100 - w2, v2: w2 }, { smooth: true })], tag);

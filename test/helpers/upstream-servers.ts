@@ -72,6 +72,21 @@ export function startVersioned(version: string): Promise<TestUpstream> {
   });
 }
 
+/**
+ * One startVersioned upstream per version, in order, each closed in `t`'s teardown (also those
+ * started before a later one failed). For a file's shared upstreams:
+ * `t.before(async () => { [v1, v2] = await startVersionedEach(t, ['v1', 'v2']); });`
+ */
+export async function startVersionedEach<const V extends readonly string[]>(
+  t: { teardown(fn: () => unknown): void },
+  versions: V,
+): Promise<{ -readonly [K in keyof V]: TestUpstream }> {
+  const ups: TestUpstream[] = [];
+  t.teardown(() => Promise.all(ups.map((u) => u.close())));
+  for (const v of versions) ups.push(await startVersioned(v));
+  return ups as unknown as { -readonly [K in keyof V]: TestUpstream };
+}
+
 /** Answers 200 after `delayMs` (a server's behaviour, not test synchronisation). */
 export function startSlow(delayMs: number): Promise<TestUpstream> {
   return startUpstream((req, res) => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { TYPE_URL } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { compileSnapshot } from '../../src/proxy/snapshot';
-import { startSlow, startVersioned, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream } from '../helpers/upstream-servers';
+import { startSlow, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream } from '../helpers/upstream-servers';
 import { get, listener, LogCapture, resources, routeConfig, runConcurrent, staticCluster } from './fixtures';
 
 let v1: TestUpstream;

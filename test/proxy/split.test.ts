@@ -2,20 +2,14 @@
 // smooth mode exact.
 
 import t from 'tap';
-import { startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startVersionedEach, type TestUpstream } from '../helpers/upstream-servers';
 import { get, routeConfig, setupProxy, staticCluster, tally } from './fixtures';
 
 const setup = setupProxy;
 let v1: TestUpstream;
 let v2: TestUpstream;
-
 t.before(async () => {
-  v1 = await startVersioned('v1');
-  v2 = await startVersioned('v2');
-});
-t.teardown(async () => {
-  await v1.close();
-  await v2.close();
+  [v1, v2] = await startVersionedEach(t, ['v1', 'v2']);
 });
 
 const split = (mode?: string) =>
