@@ -8,17 +8,9 @@ import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { buildRegistry, PROTO_LOADER_OPTIONS } from '../../src/xds/protos';
 import { buildFieldTable, findUnknownField } from '../../src/cli/router-check/strict-fields';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 10; i++) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'weir') return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no package.json above ${__dirname}`);
-}
-const ROOT = repoRoot();
+const ROOT = REPO_ROOT;
 const DEPS = path.join(ROOT, 'node_modules/@grpc/grpc-js-xds/deps');
 const TABLE = path.join(ROOT, 'src/cli/router-check/route-configuration-fields.json');
 

@@ -8,19 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, type RouteCheckIo } from '../../src/cli/route-check';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-/** The repository root: the nearest directory upwards holding weir's package.json (works from test/ and dist/test/). */
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 10; i++) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'weir') return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no package.json above ${__dirname}`);
-}
 
-const ROOT = repoRoot();
+const ROOT = REPO_ROOT;
 const SUITE = path.resolve(ROOT, '../shared/conformance/envoy-router-check');
 const FIXTURES = path.join(ROOT, 'test/fixtures/route-check');
 const TMP = mkdtempSync(path.join(tmpdir(), 'weir-route-check-'));

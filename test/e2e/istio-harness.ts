@@ -12,16 +12,9 @@ import { startIstioServe, type IstioLive, type IstioRejected, type IstioServe } 
 import type { PickMode, StickyKey } from '../../src/config/istio';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { startVersionUpstreams, type VersionUpstreams } from '../helpers/version-upstreams';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'config', 'istio', 'bookinfo-reviews.yaml'))) return dir;
-    dir = join(dir, '..');
-  }
-  throw new Error('config/istio not found');
-}
-export const EXAMPLES_DIR = join(repoRoot(), 'config', 'istio');
+export const EXAMPLES_DIR = join(REPO_ROOT, 'config', 'istio');
 
 /** Upper bound on waiting for one reload (the watch debounce is 75 ms; the brief says < 1 s). */
 export const EVENT_TIMEOUT_MS = 5000;

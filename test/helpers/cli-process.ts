@@ -5,20 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { REPO_ROOT } from './repo-root';
 
 export interface TeardownLike {
   teardown(fn: () => unknown): void;
 }
 
-function findRoot(dir: string): string {
-  for (let d = dir, i = 0; i < 6; i++, d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'tsconfig.json'))) return d;
-  }
-  throw new Error('package root not found');
-}
 
-/** The package root (works from test/ under tsx and from dist/test/ under tap). */
-export const REPO_ROOT = findRoot(__dirname);
+export { REPO_ROOT };
 export const CLI_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 /** How long a waitFor waits by default: generous for 2 busy cores, short enough to fail before tap's 30 s. */
 export const WAIT_MS = 10_000;

@@ -10,18 +10,9 @@ import { parse } from 'yaml';
 import { compileRouteConfiguration, type RouteEntry, type RouteTable } from '../../src/route/route-table';
 import type { FractionalRuntime } from '../../src/route/types';
 import { req, TestHeaders } from './request';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-/** The repository root (the first parent holding package.json), from test/route or dist/test/route. */
-function repoRoot(): string {
-  let d = __dirname;
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) return __dirname;
-    d = up;
-  }
-  return d;
-}
-const DIR = join(repoRoot(), '..', 'shared', 'conformance', 'envoy-router-check');
+const DIR = join(REPO_ROOT, '..', 'shared', 'conformance', 'envoy-router-check');
 const dir = existsSync(DIR) ? DIR : null;
 
 if (dir === null) {

@@ -7,15 +7,8 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startIstioSource, type IstioTranslation } from '../../../src/config/istio';
+import { REPO_ROOT } from '../../helpers/repo-root';
 
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'config', 'istio', 'user-service-canary.yaml'))) return dir;
-    dir = join(dir, '..');
-  }
-  throw new Error('repo root not found');
-}
 
 type Event = { kind: 'update'; t: IstioTranslation } | { kind: 'reject'; errors: readonly string[] };
 const WAIT_MS = 5000;
@@ -24,7 +17,7 @@ t.test('change, invalid change, rollback', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weir-istio-source-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'user-service.yaml');
-  const original = readFileSync(join(repoRoot(), 'config', 'istio', 'user-service-canary.yaml'), 'utf8');
+  const original = readFileSync(join(REPO_ROOT, 'config', 'istio', 'user-service-canary.yaml'), 'utf8');
   writeFileSync(file, original);
 
   const events: Event[] = [];

@@ -7,16 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { main, parseListen } from '../../../src/cli/translate';
+import { REPO_ROOT } from '../../helpers/repo-root';
 
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'config', 'istio', 'bookinfo-reviews.yaml'))) return dir;
-    dir = join(dir, '..');
-  }
-  throw new Error('repo root not found');
-}
-const BOOKINFO = join(repoRoot(), 'config', 'istio', 'bookinfo-reviews.yaml');
+const BOOKINFO = join(REPO_ROOT, 'config', 'istio', 'bookinfo-reviews.yaml');
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
