@@ -17,7 +17,7 @@ const dir = existsSync(DIR) ? DIR : null;
 
 if (dir === null) {
   if (process.env.CI === 'true') t.fail(`conformance folder missing: ${DIR}`);
-  else t.pass('skipped: conformance folder ../shared/conformance/envoy-router-check not found');
+  else t.test('conformance configs', { skip: 'folder ../shared/conformance/envoy-router-check not found' }, () => {});
 } else {
   const folder = dir;
   const configs = readdirSync(folder).filter((f) => f.endsWith('.yaml') && !f.includes('.golden.'));

@@ -25,9 +25,13 @@ class Collect implements UpstreamHandler {
   pauseFirst = false;
   resume: (() => void) | null = null;
   readonly done: Promise<Outcome>;
+  /** Resolves at the first onData (an event to await instead of polling `chunks`). */
+  readonly firstData: Promise<void>;
   #resolve!: (o: Outcome) => void;
+  #firstData!: () => void;
   constructor() {
     this.done = new Promise((r) => (this.#resolve = r));
+    this.firstData = new Promise((r) => (this.#firstData = r));
   }
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
@@ -40,6 +44,7 @@ class Collect implements UpstreamHandler {
   }
   onData(chunk: Buffer): boolean {
     this.chunks.push(chunk);
+    this.#firstData();
     if (this.pauseFirst) {
       this.pauseFirst = false;
       return false;
@@ -224,12 +229,9 @@ t.test('connection cap queues requests; backpressure pauses the body; keep-alive
   const h = new Collect();
   h.pauseFirst = true;
   pool.dispatch(req('/big'), h);
-  await new Promise<void>((r) => {
-    const poll = setInterval(() => {
-      if (h.chunks.length > 0) (clearInterval(poll), r());
-    }, 5);
-  });
+  await h.firstData;
   const seen = h.chunks.length;
+  // An absence can only be observed over a window: 50 ms in which a flowing 256 KiB body would arrive.
   await new Promise((r) => setTimeout(r, 50));
   t.equal(h.chunks.length, seen, 'no data while paused');
   h.resume!();
