@@ -4,7 +4,7 @@
 // dropping requests in flight; a cluster removed by CDS finishes its requests before its pool goes.
 import t, { type Test } from 'tap';
 import { freePort } from '../helpers/free-port';
-import { startSlow, startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startSlow, startVersioned, type TestUpstream, waitForSeen } from '../helpers/upstream-servers';
 import { get, keepAliveAgent } from '../proxy/fixtures';
 import { C, cla, E, edsCluster, L, R, RDS_TAG, rdsListener, routeConfig, startXdsProxy, weightedRoute, type XdsProxy } from '../xds/e2e-harness';
 import type { AdsApiType } from '../../src/xds/ads-client';
@@ -102,7 +102,7 @@ t.test('LDS: an added listener opens its port, a moved one keeps its in-flight r
   // Moved (a new address for the same name) while a slow request is in flight on the old socket.
   const seen = slow.seen.length;
   const inflight = get(a, '/slow');
-  while (slow.seen.length === seen) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, seen + 1);
   const to = await freePort();
   const moved = rdsListener('l', 'r', to);
   await x.push(L, [moved, rdsListener('extra', 'r')]);
@@ -124,7 +124,7 @@ t.test('CDS: a removed cluster finishes its requests in flight, then is gone (50
   const port = x.port('l');
   const seen = slow.seen.length;
   const inflight = Promise.all([get(port, '/slow'), get(port, '/slow'), get(port, '/slow')]);
-  while (slow.seen.length < seen + 3) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, seen + 3);
   await x.push(C, [edsCluster('v1'), edsCluster('v2')]);
   t.notOk(x.proxy.clusters.has('slow'), 'cluster slow left the data path');
   const done = await inflight;

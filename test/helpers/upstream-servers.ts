@@ -50,6 +50,27 @@ export async function startUpstream(handler: Handler): Promise<TestUpstream> {
   };
 }
 
+/**
+ * Resolves once `up` has seen `n` requests in total (its 'request' event, after `seen` grew);
+ * rejects after `timeoutMs`. For "a request is in flight at the upstream" without polling.
+ */
+export function waitForSeen(up: TestUpstream, n: number, timeoutMs = 5000): Promise<void> {
+  if (up.seen.length >= n) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      up.server.off('request', onRequest);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onRequest = (): void => {
+      if (up.seen.length >= n) done();
+    };
+    const timer = setTimeout(() => done(new Error(`upstream saw ${up.seen.length} of ${n} requests within ${timeoutMs} ms`)), timeoutMs);
+    up.server.on('request', onRequest);
+  });
+}
+
 /** Echoes what it saw as JSON: method, url, headers, and how many body bytes arrived (counted, not kept). */
 export function startEcho(): Promise<TestUpstream> {
   return startUpstream((req, res) => {

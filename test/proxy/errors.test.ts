@@ -5,7 +5,7 @@ import t from 'tap';
 import { createServer } from 'node:net';
 import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
-import { startClosingMidBody, startFailing, startResetting, startSlow, startVersioned, type TestUpstream } from '../helpers/upstream-servers';
+import { startClosingMidBody, startFailing, startResetting, startSlow, startVersioned, type TestUpstream, waitForSeen } from '../helpers/upstream-servers';
 import { get, routeConfig, setupProxy, staticCluster } from './fixtures';
 
 const UPSTREAM_RESET = 'upstream connect error or disconnect/reset before headers. ';
@@ -124,7 +124,7 @@ t.test('circuit breaker max_requests: 503 UO overflow', async (t) => {
   const { port, log } = await setupProxy(t, routeConfig([{ match: { prefix: '/' }, route: { cluster: 'slow' } }]), [cluster]);
   const first = get(port, '/first');
   // The first request is in flight once the upstream has seen it.
-  while (slow.seen.length === 0) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, 1);
   const second = await get(port, '/second');
   t.equal(second.status, 503);
   t.equal(second.body, UPSTREAM_RESET + 'reset reason: overflow');
@@ -221,7 +221,7 @@ t.test('client going away mid-request is logged DC and frees the upstream reques
   const req = httpRequest({ host: '127.0.0.1', port, path: '/dc', agent: false });
   req.on('error', () => undefined);
   req.end();
-  while (slow.seen.length === 0) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, 1);
   req.destroy();
   await log.waitFor(1);
   t.match(lineFor(log.lines, '/dc'), /" 0 DC /);

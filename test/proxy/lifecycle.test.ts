@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { TYPE_URL } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { compileSnapshot } from '../../src/proxy/snapshot';
-import { startSlow, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream } from '../helpers/upstream-servers';
+import { startSlow, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream, waitForSeen } from '../helpers/upstream-servers';
 import { get, listener, LogCapture, resources, routeConfig, runConcurrent, staticCluster } from './fixtures';
 
 let v1: TestUpstream;
@@ -44,7 +44,7 @@ t.test('snapshot swap while a request is in flight: it completes on its snapshot
   await proxy.apply(resources([listener('l', to('c'))], [staticCluster('c', [slow.port])]));
   const port = proxy.listeners()[0]!.port;
   const inflight = get(port, '/');
-  while (slow.seen.length === 0) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, 1);
   const r = await proxy.apply({ ...resources([listener('l', to('c'))], [staticCluster('c', [v2.port])]), versionInfo: '2' });
   t.same(r.errors, []);
   t.equal(proxy.listeners()[0]!.port, port, 'same listener socket kept (keyed by name)');
@@ -109,7 +109,7 @@ t.test('drain under load: every request in flight completes, new connections are
   await proxy.apply(resources([listener('l', to('s'))], [staticCluster('s', [slow.port])]));
   const port = proxy.listeners()[0]!.port;
   const inflight = runConcurrent(20, 20, () => get(port, '/'));
-  while (slow.seen.length < 20) await new Promise((r) => setImmediate(r));
+  await waitForSeen(slow, 20);
   const drained = proxy.drain();
   const results = await inflight;
   t.equal(results.filter((r) => r.status === 200).length, 20, 'no failed request');
