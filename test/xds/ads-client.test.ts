@@ -2,7 +2,6 @@
 // asserted on the requests the client sends (ACK / NACK / names / versions / nonces) and on what it
 // hands to `apply`.
 import t, { type Test } from 'tap';
-import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,6 +9,7 @@ import { TYPE_URL, type Resource, type ResourceSet } from '../../src/config/reso
 import { AdsClient, edsName, rdsNames, type AdsApiType } from '../../src/xds/ads-client';
 import { FakeAdsServer, type RecordedRequest } from '../helpers/fake-ads-server';
 import * as istio from './istio-resources';
+import { Recorder } from '../helpers/recorder';
 
 const L = TYPE_URL.LISTENER;
 const R = TYPE_URL.ROUTE_CONFIGURATION;
@@ -131,9 +131,8 @@ async function setup(
     server.setResources(L, [listener('l1', 'r1')]);
     server.setResources(R, [route('r1', { c1: 90, c2: 10 })]);
   }
-  const applied: ResourceSet[] = [];
+  const applied = new Recorder<ResourceSet>();
   const incomplete: string[] = [];
-  const ev = new EventEmitter();
   const validations = { count: 0 };
   const client = new AdsClient({
     target: server.target,
@@ -144,32 +143,16 @@ async function setup(
       return validate(set);
     },
     apply: (s) => {
-      applied.push(s);
       incomplete.push(...assertComplete(s));
-      ev.emit('apply', s);
+      applied.push(s);
     },
     initialFetchTimeoutMs: opts.initialFetchTimeoutMs ?? 15_000,
     backoff: { baseMs: 40, maxMs: 200 },
   });
   t.teardown(() => client.stop());
-  const waitForApply = (pred: (s: ResourceSet) => boolean, timeoutMs = 5000): Promise<ResourceSet> => {
-    const hit = applied.find(pred);
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const on = (s: ResourceSet): void => {
-        if (!pred(s)) return;
-        clearTimeout(timer);
-        ev.off('apply', on);
-        resolve(s);
-      };
-      const timer = setTimeout(() => {
-        ev.off('apply', on);
-        reject(new Error(`no matching apply within ${timeoutMs} ms (${applied.length} applies)`));
-      }, timeoutMs);
-      ev.on('apply', on);
-    });
-  };
-  return { validations, server, client, applied, incomplete, waitForApply };
+  const waitForApply = (pred: (s: ResourceSet) => boolean, timeoutMs = 5000): Promise<ResourceSet> =>
+    applied.waitFor(pred, timeoutMs, (vs) => `${vs.length} applies`);
+  return { validations, server, client, applied: applied.values, incomplete, waitForApply };
 }
 
 const names = (rs: readonly Resource[], key = 'name'): string[] => rs.map((r) => String(r[key])).sort();

@@ -1,7 +1,7 @@
 // weir fed by the fake control plane, end to end: a real ProxyServer whose config comes only from
 // an ADS client built by adsClientFromBootstrap (the same wiring `weir -c` uses for a bootstrap
 // with dynamic_resources), real upstreams on 127.0.0.1 port 0. Shared by test/e2e/xds-*.test.ts.
-import { EventEmitter } from 'node:events';
+import { Recorder } from '../helpers/recorder';
 import { Pool } from 'undici';
 import { TYPE_URL, type Resource, type ResourceSet } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
@@ -151,29 +151,11 @@ export async function startXdsProxy(opts: {
   });
   if (built.errors) throw new Error(built.errors.join('\n'));
   const client = built.value!;
-  const applied: ResourceSet[] = [];
-  const ev = new EventEmitter();
-  client.events.on('applied', (s: ResourceSet) => {
-    applied.push(s);
-    ev.emit('applied', s);
-  });
-  const waitApplied = (pred: (s: ResourceSet) => boolean, timeoutMs = 5000): Promise<ResourceSet> => {
-    const hit = applied.find(pred);
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const on = (s: ResourceSet): void => {
-        if (!pred(s)) return;
-        clearTimeout(timer);
-        ev.off('applied', on);
-        resolve(s);
-      };
-      const timer = setTimeout(() => {
-        ev.off('applied', on);
-        reject(new Error(`no matching apply within ${timeoutMs} ms (${applied.length} applies; last ${applied[applied.length - 1]?.versionInfo})`));
-      }, timeoutMs);
-      ev.on('applied', on);
-    });
-  };
+  const recorded = new Recorder<ResourceSet>();
+  const applied = recorded.values;
+  client.events.on('applied', (s: ResourceSet) => recorded.push(s));
+  const waitApplied = (pred: (s: ResourceSet) => boolean, timeoutMs = 5000): Promise<ResourceSet> =>
+    recorded.waitFor(pred, timeoutMs, (vs) => `${vs.length} applies; last ${vs[vs.length - 1]?.versionInfo}`);
   client.start();
   await waitApplied(() => true);
   return {
