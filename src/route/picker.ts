@@ -96,6 +96,10 @@ type IndexTable = Uint16Array | Uint32Array;
 /** >= 0: the destination; < 0: ~(index of a [first, last] destination range in `ranges`). */
 type SlotTable = Int16Array | Int32Array;
 
+/** Random-mode pickers by their weights (WeightedPicker.compile); cleared when it reaches the cap. */
+const RANDOM_PICKERS = new Map<string, WeightedPicker>();
+const RANDOM_PICKERS_MAX = 4096;
+
 export class WeightedPicker {
   readonly mode: PickMode;
   /** The configured weights, in config order (frozen). */
@@ -167,7 +171,18 @@ export class WeightedPicker {
       else if (total > MAX_TOTAL_WEIGHT) errors.push(`sum of weights ${total} exceeds ${MAX_TOTAL_WEIGHT}`);
     }
     if (errors.length > 0) return { errors };
-    return { value: new WeightedPicker(weights, total, mode, ids) };
+    if (mode !== 'random') return { value: new WeightedPicker(weights, total, mode, ids) };
+    // A random-mode picker is immutable and depends on the weights alone (no ids, no cursor), and
+    // a route config repeats a handful of splits (every Istio 90/10 route): one picker per split,
+    // shared, instead of one set of typed arrays per route to build and collect on every RDS update.
+    const key = weights.join(',');
+    let shared = RANDOM_PICKERS.get(key);
+    if (shared === undefined) {
+      if (RANDOM_PICKERS.size >= RANDOM_PICKERS_MAX) RANDOM_PICKERS.clear();
+      shared = new WeightedPicker(weights, total, mode, ids);
+      RANDOM_PICKERS.set(key, shared);
+    }
+    return { value: shared };
   }
 
   /**

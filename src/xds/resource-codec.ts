@@ -132,15 +132,27 @@ class Decoder {
       if (v === undefined || v === null) continue;
       const f = info.byName.get(key);
       if (!f) continue;
-      const p = path ? path + '.' + f.name : f.name;
+      // Scalars and enums need no path (only skipped typed configs are noted, with theirs): not
+      // building one per field is most of what a 1,000-route RouteConfiguration would allocate here.
       if (f.mapValue) {
+        const p = path ? path + '.' + f.name : f.name;
         const m: Record<string, unknown> = {};
         if (isObject(v)) for (const k of Object.keys(v)) m[k] = this.value(f.mapValue, v[k], `${p}["${k}"]`);
         out[f.name] = m;
-      } else if (f.repeated) {
-        out[f.name] = Array.isArray(v) ? v.map((x, i) => this.value(f, x, `${p}[${i}]`)) : [];
+      } else if (f.kind !== 'message') {
+        out[f.name] = f.repeated ? (Array.isArray(v) ? v.map((x) => this.value(f, x, '')) : []) : this.value(f, v, '');
       } else {
-        out[f.name] = this.value(f, v, p);
+        const p = path ? path + '.' + f.name : f.name;
+        if (f.repeated) {
+          if (!Array.isArray(v)) out[f.name] = [];
+          else {
+            const list = new Array<unknown>(v.length);
+            for (let i = 0; i < v.length; i++) list[i] = this.value(f, v[i], p + '[' + i + ']');
+            out[f.name] = list;
+          }
+        } else {
+          out[f.name] = this.value(f, v, p);
+        }
       }
     }
     return out;

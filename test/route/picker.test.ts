@@ -327,3 +327,13 @@ t.test('stableHash32: MurmurHash3_x86_32 over UTF-8, seed 0 (pinned: sticky user
   }
   t.equal(wrong, 0, '3000 random strings (including astral and lone surrogates) match the reference');
 });
+
+t.test('random-mode pickers are shared per split; smooth and sticky ones are per route', async (t) => {
+  const a = WeightedPicker.compile([90, 10]).value!;
+  t.equal(WeightedPicker.compile([90, 10], 'random', ['x', 'y']).value, a, 'same weights: one immutable picker');
+  t.not(WeightedPicker.compile([10, 90]).value, a, 'other weights: another picker');
+  const s1 = WeightedPicker.compile([90, 10], 'smooth').value!;
+  t.not(WeightedPicker.compile([90, 10], 'smooth').value, s1, 'smooth keeps its own cursor');
+  t.not(WeightedPicker.compile([90, 10], 'sticky', ['a', 'b']).value, WeightedPicker.compile([90, 10], 'sticky', ['a', 'b']).value);
+  for (let v = 0; v < 100; v++) t.equal(a.pickValue(v), v < 90 ? 0 : 1);
+});
