@@ -40,6 +40,8 @@ export interface ServeArgs {
   disableMetrics: boolean;
   /** `--enable-explain`: the admin `/explain` endpoint (off by default). */
   enableExplain: boolean;
+  /** `--allow-unenforced-security-filters`: skip RBAC / ext_authz / JWT filters instead of rejecting their listener. */
+  allowUnenforcedSecurityFilters: boolean;
   /** Present only when `--istio` is given. */
   istio?: IstioServeArgs;
 }
@@ -79,6 +81,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { names: ['--disable-hot-restart'], kind: 'bool', key: 'disableHotRestart' },
   { names: ['--disable-metrics'], kind: 'bool', key: 'disableMetrics' },
   { names: ['--enable-explain'], kind: 'bool', key: 'enableExplain' },
+  { names: ['--allow-unenforced-security-filters'], kind: 'bool', key: 'allowUnenforcedSecurityFilters' },
   { names: ['-h', '--help'], kind: 'bool', key: 'help' },
   { names: ['--version'], kind: 'bool', key: 'version' },
 ];
@@ -164,6 +167,7 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
     allowUnknownStaticFields: raw.allowUnknownStaticFields === true,
     disableMetrics: raw.disableMetrics === true,
     enableExplain: raw.enableExplain === true,
+    allowUnenforcedSecurityFilters: raw.allowUnenforcedSecurityFilters === true,
     ...(istio ? { istio } : {}),
   };
 }
@@ -255,6 +259,8 @@ Serve flags (Envoy's names and defaults):
       --disable-hot-restart       accepted for Envoy compatibility (weir has no hot restart)
       --disable-metrics           do not record Istio/Envoy/weir metrics (admin /stats is empty)
       --enable-explain            serve the admin /explain?authority=&path=&header=name:value endpoint
+      --allow-unenforced-security-filters  serve listeners whose RBAC / ext_authz / JWT filters weir
+                                  cannot enforce, skipping them (default: such a listener is rejected)
 
 Istio YAML (VirtualService, DestinationRule, ServiceEntry; see config/istio/README.md):
       --istio <file-or-dir>       serve these files (repeatable; a directory means its *.yaml/*.yml);

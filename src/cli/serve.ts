@@ -57,8 +57,15 @@ type ProxyServerCtor = new (opts: {
   onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
   explainHeader?: (table: unknown, req: RequestView) => string;
   /** xDS: the route compiler shared with the ADS client's validation (one compile per RouteConfiguration). */
-  snapshotOptions?: { compileRoutes?: RouteCompiler };
+  snapshotOptions?: SnapshotOpts;
 }) => ProxyServerLike;
+
+/** What serve passes to src/proxy/snapshot.ts compileSnapshot (SnapshotOptions). */
+interface SnapshotOpts {
+  compileRoutes?: RouteCompiler;
+  /** --allow-unenforced-security-filters */
+  allowUnenforcedSecurityFilters?: boolean;
+}
 
 /**
  * The data path is required at run time rather than imported, so that the CLI's other commands
@@ -74,20 +81,20 @@ function loadProxyServer(): ProxyServerCtor {
  * The ADS client for the bootstrap's dynamic_resources, or null for a static-only bootstrap. Like
  * the data path, src/xds (gRPC, protos) is required only when a bootstrap asks for it.
  */
-function createXdsClient(bootstrap: Bootstrap, proxy: ProxyServerLike, log: Logger, compileRoutes: RouteCompiler | undefined): AdsClient | null {
+function createXdsClient(bootstrap: Bootstrap, proxy: ProxyServerLike, log: Logger, snapshotOptions: SnapshotOpts): AdsClient | null {
   if (bootstrap.dynamicResources === null) return null;
   /* eslint-disable @typescript-eslint/no-require-imports */
   const xds = require(path.join(__dirname, '..', 'xds', 'xds-source')) as {
     adsClientFromBootstrap(o: XdsFromBootstrapOptions): Validated<AdsClient | null>;
   };
   const snap = require(path.join(__dirname, '..', 'proxy', 'snapshot')) as {
-    compileSnapshot(set: ResourceSet, opts?: { compileRoutes?: RouteCompiler }): { errors?: string[] };
+    compileSnapshot(set: ResourceSet, opts?: SnapshotOpts): { errors?: string[] };
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const r = xds.adsClientFromBootstrap({
     bootstrap,
     // The whole (static + dynamic) candidate must compile, else the response is NACKed with these errors.
-    compile: (set) => snap.compileSnapshot(set, compileRoutes ? { compileRoutes } : {}).errors ?? [],
+    compile: (set) => snap.compileSnapshot(set, snapshotOptions).errors ?? [],
     apply: (set) => proxy.apply(set),
     log,
   });
@@ -137,17 +144,23 @@ export async function startServer(
     metrics?: boolean;
     enableExplain?: boolean;
     commandLineOptions?: object;
+    allowUnenforcedSecurityFilters?: boolean;
   },
 ): Promise<RunningServer> {
   const ProxyServer = loadProxyServer();
   const compileRoutes = xdsRouteCompiler(bootstrap);
+  // The same options for the ADS client's validation and for serving, so they agree on what is rejected.
+  const snapshotOptions: SnapshotOpts = {
+    ...(compileRoutes ? { compileRoutes } : {}),
+    ...(opts.allowUnenforcedSecurityFilters === true ? { allowUnenforcedSecurityFilters: true } : {}),
+  };
   let state: ServerState = 'INITIALIZING';
   const metrics = opts.metrics === false ? null : new Metrics({ node: bootstrap.node });
   const proxy = new ProxyServer({
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
-    ...(compileRoutes ? { snapshotOptions: { compileRoutes } } : {}),
+    snapshotOptions,
     // --enable-explain: the x-weir-explain response header for loopback requests that ask for it.
     ...(opts.enableExplain === true ? { explainHeader: explainHeaderValue } : {}),
     ...(metrics
@@ -183,7 +196,7 @@ export async function startServer(
         bootstrap.source,
       );
     }
-    xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'), compileRoutes);
+    xds = createXdsClient(bootstrap, proxy, opts.log.child('xds'), snapshotOptions);
     // xDS per-type stats (accepted / rejected, version, NACKed) from the client's response events.
     if (xds && metrics) attachAdsClient(xds, metrics);
   } catch (err) {
@@ -377,8 +390,10 @@ export async function serveMain(args: ServeArgs): Promise<number> {
     ...(args.serviceCluster !== undefined ? { serviceCluster: args.serviceCluster } : {}),
     ...(args.serviceZone !== undefined ? { serviceZone: args.serviceZone } : {}),
     allowUnknownFields: args.allowUnknownStaticFields,
-    // Workers were forked after the primary validated everything.
-    compile: !cluster.isWorker,
+    // Workers were forked after the primary validated everything. With
+    // --allow-unenforced-security-filters the first apply compiles (with that option) and reports
+    // errors located the same way (startServer); the bootstrap's own compile does not take it.
+    compile: !cluster.isWorker && !(args.allowUnenforcedSecurityFilters && args.mode !== 'validate'),
   });
   const source = args.configPath ?? '--config-yaml';
   if (loaded.errors) {
@@ -414,7 +429,12 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
   }
   if (!cluster.isWorker && bootstrap.source !== '--istio') logLoaded(log, bootstrap);
   const drainTimeMs = args.drainTimeS * 1000;
-  const obs: ObservabilityArgs = { metrics: !args.disableMetrics, enableExplain: args.enableExplain, commandLineOptions: commandLineOptions(args) };
+  const obs: ObservabilityArgs = {
+    metrics: !args.disableMetrics,
+    enableExplain: args.enableExplain,
+    commandLineOptions: commandLineOptions(args),
+    allowUnenforcedSecurityFilters: args.allowUnenforcedSecurityFilters,
+  };
   if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs, obs);
   if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency, obs);
   return runSingle(bootstrap, log, drainTimeMs, args.mode, args.istio, obs);
@@ -531,12 +551,21 @@ interface ObservabilityArgs {
   metrics: boolean;
   enableExplain: boolean;
   commandLineOptions: object;
+  /** Not observability, but per process like the rest: --allow-unenforced-security-filters. */
+  allowUnenforcedSecurityFilters?: boolean;
 }
 
 async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, obs: ObservabilityArgs): Promise<number> {
   let server: RunningServer;
   try {
-    server = await startServer(bootstrap, { log, drainTimeMs, admin: false, metrics: obs.metrics, enableExplain: obs.enableExplain });
+    server = await startServer(bootstrap, {
+      log,
+      drainTimeMs,
+      admin: false,
+      metrics: obs.metrics,
+      enableExplain: obs.enableExplain,
+      allowUnenforcedSecurityFilters: obs.allowUnenforcedSecurityFilters === true,
+    });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
   }

@@ -19,6 +19,7 @@ t.test('serve is the default command, with Envoy defaults', async (t) => {
     allowUnknownStaticFields: false,
     disableMetrics: false,
     enableExplain: false,
+    allowUnenforcedSecurityFilters: false,
   });
   t.equal(DEFAULT_DRAIN_TIME_S, 600, "Envoy's --drain-time-s default");
 });
@@ -107,4 +108,9 @@ t.test('--disable-metrics and --enable-explain', async (t) => {
   const c = parseArgs(['-c', 'envoy.yaml', '--disable-metrics', '--enable-explain']);
   t.match(c, { kind: 'serve', args: { disableMetrics: true, enableExplain: true } });
   t.throws(() => parseArgs(['-c', 'envoy.yaml', '--disable-metrics=1']), /takes no value/);
+});
+
+t.test('--allow-unenforced-security-filters', async (t) => {
+  t.match(parseArgs(['-c', 'envoy.yaml', '--allow-unenforced-security-filters']), { kind: 'serve', args: { allowUnenforcedSecurityFilters: true } });
+  t.match(parseArgs(['-c', 'envoy.yaml']), { kind: 'serve', args: { allowUnenforcedSecurityFilters: false } });
 });
