@@ -10,6 +10,7 @@ import type { RequestView } from '../route/types';
 import { Prng } from '../route/prng';
 import { Cluster } from '../upstream/cluster';
 import { PoolRegistry } from '../upstream/pool-registry';
+import { resolveUpstreamClient, type UpstreamClientKind } from '../upstream/upstream-client';
 import { LbRandom } from '../upstream/random';
 import type { AccessLogSink, CompletedStream, Logger, ProxyCore, StreamObserver } from './listener-runtime';
 import { ListenerRuntime } from './listener-runtime';
@@ -59,6 +60,11 @@ export interface ProxyServerOptions {
   onSnapshot?: (snapshot: Snapshot, clusters: ReadonlyMap<string, Cluster>) => { listener(name: string): StreamObserver | null } | null;
   /** Called when apply() rejects a set (nothing changed): metrics report the rejected update. */
   onRejected?: (set: ResourceSet, errors: readonly string[]) => void;
+  /**
+   * The upstream HTTP/1.1 client (src/upstream/upstream-client.ts): `native` (default, ConnPool on
+   * node's llhttp; falls back to `undici` with a warning when this node lacks it) or `undici`.
+   */
+  upstreamClient?: UpstreamClientKind;
 }
 
 const kRuntime = Symbol('weir.listenerRuntime');
@@ -157,7 +163,7 @@ export class ProxyServer {
   #drainRequested = false;
   #healthCheckFailed = false;
   #observers: { listener(name: string): StreamObserver | null } | null = null;
-  readonly #registry = new PoolRegistry();
+  readonly #registry: PoolRegistry;
   readonly #lbRandom = new LbRandom();
   readonly #core: ProxyCore;
   #snapshot: Snapshot | null = null;
@@ -177,6 +183,7 @@ export class ProxyServer {
     this.#snapshotOptions = opts.snapshotOptions ?? {};
     this.#onSnapshot = opts.onSnapshot;
     this.#onRejected = opts.onRejected;
+    this.#registry = new PoolRegistry(resolveUpstreamClient(opts.upstreamClient ?? 'native', (m, f) => this.#log.warn(m, f)));
     let random = opts.random;
     if (random === undefined) {
       const prng = new Prng();
@@ -225,6 +232,11 @@ export class ProxyServer {
   }
 
   /** The live clusters (config_dump, admin). */
+  /** The upstream client in use (after any fallback). */
+  get upstreamClient(): UpstreamClientKind {
+    return this.#registry.client;
+  }
+
   get clusters(): ReadonlyMap<string, Cluster> {
     return this.#clusters;
   }

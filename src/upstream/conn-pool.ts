@@ -12,9 +12,37 @@
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 
-// node's native HTTP/1 parser (llhttp), the one node:http's client and server use.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { HTTPParser } = require('_http_common') as { HTTPParser: NativeParserClass };
+// node's native HTTP/1 parser (llhttp), the one node:http's client and server use. It is internal
+// (`_http_common` is undocumented), so it is feature-checked once here and never throws at import:
+// when it is missing or lacks what ConnPool uses, NATIVE_PARSER_PROBLEM says why and the pool
+// registry falls back to undici (src/upstream/upstream-client.ts).
+const PROBE = probeNativeParser(() => require('_http_common'));
+const HTTPParser = PROBE.parser as NativeParserClass;
+/** Why ConnPool cannot run on this node (null: it can). */
+export const NATIVE_PARSER_PROBLEM: string | null = PROBE.problem;
+
+/**
+ * Checks that `load()` yields `{ HTTPParser }` with everything ConnPool calls (injectable so tests
+ * can simulate a node without it). Never throws.
+ */
+export function probeNativeParser(load: () => unknown): { parser: unknown; problem: string | null } {
+  let mod: unknown;
+  try {
+    mod = load();
+  } catch (e) {
+    return { parser: null, problem: "require('_http_common') failed: " + (e as Error).message };
+  }
+  const P = (mod as { HTTPParser?: unknown } | null)?.HTTPParser as (NativeParserClass & { prototype?: object }) | undefined;
+  if (typeof P !== 'function') return { parser: null, problem: "_http_common has no HTTPParser" };
+  for (const k of ['RESPONSE', 'kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'kOnExecute'] as const) {
+    if (typeof P[k] !== 'number') return { parser: null, problem: 'HTTPParser.' + k + ' is missing' };
+  }
+  const proto = P.prototype as Record<string, unknown> | undefined;
+  for (const m of ['initialize', 'execute', 'finish', 'close', 'consume', 'unconsume']) {
+    if (proto === undefined || typeof proto[m] !== 'function') return { parser: null, problem: 'HTTPParser.prototype.' + m + ' is missing' };
+  }
+  return { parser: P, problem: null };
+}
 
 interface NativeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -609,6 +637,7 @@ export class ConnPool {
   #closeWaiters: (() => void)[] = [];
 
   constructor(address: string, port: number, o: ConnPoolOptions) {
+    if (NATIVE_PARSER_PROBLEM !== null) throw new Error('ConnPool unavailable: ' + NATIVE_PARSER_PROBLEM);
     this.address = address;
     this.port = port;
     this.connectTimeoutMs = o.connectTimeoutMs;

@@ -2,7 +2,7 @@
 // its lb weight, priority, locality and metadata (Istio writes workload labels under
 // `filter_metadata.istio` / `envoy.lb`; the version label is what later metrics report).
 
-import type { ConnPool } from './conn-pool';
+import type { UpstreamPool } from './upstream-client';
 
 export interface Locality {
   readonly region: string;
@@ -27,7 +27,7 @@ export class Host {
   /** Requests currently outstanding on this host (LEAST_REQUEST, circuit breaking). */
   active = 0;
   /** Set by the cluster from the pool registry. */
-  pool: ConnPool | null = null;
+  pool: UpstreamPool | null = null;
 
   constructor(
     address: string,

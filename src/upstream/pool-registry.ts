@@ -2,7 +2,8 @@
 // endpoint keeps its warm keep-alive connections. Pools are reference counted by the clusters that
 // use them; the last release closes the pool gracefully (queued and running requests finish).
 
-import { ConnPool } from './conn-pool';
+import { NATIVE_PARSER_PROBLEM } from './conn-pool';
+import { createUpstreamPool, type UpstreamClientKind, type UpstreamPool } from './upstream-client';
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
@@ -11,23 +12,30 @@ export interface PoolOptions {
 }
 
 interface Entry {
-  readonly pool: ConnPool;
+  readonly pool: UpstreamPool;
   refs: number;
 }
 
 export class PoolRegistry {
   readonly #pools = new Map<string, Entry>();
+  /** The upstream client every pool of this registry uses (see upstream-client.ts). */
+  readonly client: UpstreamClientKind;
+
+  /** `client` should come from resolveUpstreamClient; the default is native when this node has it. */
+  constructor(client: UpstreamClientKind = NATIVE_PARSER_PROBLEM === null ? 'native' : 'undici') {
+    this.client = client;
+  }
 
   static key(hostKey: string, o: PoolOptions): string {
     return hostKey + '|' + o.connectTimeoutMs + '|' + o.idleTimeoutMs + '|' + o.maxConnections;
   }
 
-  acquire(hostKey: string, o: PoolOptions): ConnPool {
+  acquire(hostKey: string, o: PoolOptions): UpstreamPool {
     const key = PoolRegistry.key(hostKey, o);
     let e = this.#pools.get(key);
     if (e === undefined) {
       e = {
-        pool: new ConnPool(hostAddress(hostKey), hostPort(hostKey), {
+        pool: createUpstreamPool(this.client, hostAddress(hostKey), hostPort(hostKey), {
           connectTimeoutMs: o.connectTimeoutMs,
           // Route timeouts are applied per request (dispatch headersTimeout/bodyTimeout).
           idleTimeoutMs: o.idleTimeoutMs,

@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import type { ResourceSet } from '../../src/config/resources';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy-server';
 import { TYPE_URL } from '../../src/config/resources';
+import type { UpstreamClientKind } from '../../src/upstream/upstream-client';
 
 export interface EndpointSpec {
   port: number;
@@ -169,10 +170,21 @@ export interface TestLike {
   same(...args: any[]): any;
 }
 
+/**
+ * The upstream client the suites run against: WEIR_UPSTREAM_CLIENT=native|undici (default: the
+ * proxy's own default). test/proxy/undici-client.test.ts sets it to re-run suites over undici.
+ */
+export function upstreamClientFromEnv(): UpstreamClientKind | undefined {
+  const v = process.env.WEIR_UPSTREAM_CLIENT;
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'native' && v !== 'undici') throw new Error(`WEIR_UPSTREAM_CLIENT must be native or undici, not ${v}`);
+  return v;
+}
+
 /** A ProxyServer with one listener on port 0 serving `rc`, closed at teardown; access log captured. */
 export async function setupProxy(t: TestLike, rc: object, clusters: object[], hcmExtra: object = {}, opts: ProxyServerOptions = {}) {
   const log = new LogCapture();
-  const proxy = new ProxyServer({ accessLogStream: log, ...opts });
+  const proxy = new ProxyServer({ accessLogStream: log, upstreamClient: upstreamClientFromEnv(), ...opts });
   t.teardown(() => proxy.close());
   const r = await proxy.apply(resources([listener('l', rc, hcmExtra)], clusters));
   t.same(r.errors, [], 'applied');
