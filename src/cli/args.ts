@@ -42,6 +42,8 @@ export interface ServeArgs {
   enableExplain: boolean;
   /** `--allow-unenforced-security-filters`: skip RBAC / ext_authz / JWT filters instead of rejecting their listener. */
   allowUnenforcedSecurityFilters: boolean;
+  /** `--upstream-client` when given: native (the default, ConnPool) or undici (src/upstream/upstream-client.ts). */
+  upstreamClient?: 'native' | 'undici';
   /** Present only when `--istio` is given. */
   istio?: IstioServeArgs;
 }
@@ -82,6 +84,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { names: ['--disable-metrics'], kind: 'bool', key: 'disableMetrics' },
   { names: ['--enable-explain'], kind: 'bool', key: 'enableExplain' },
   { names: ['--allow-unenforced-security-filters'], kind: 'bool', key: 'allowUnenforcedSecurityFilters' },
+  { names: ['--upstream-client'], kind: 'string', key: 'upstreamClient' },
   { names: ['-h', '--help'], kind: 'bool', key: 'help' },
   { names: ['--version'], kind: 'bool', key: 'version' },
 ];
@@ -151,6 +154,9 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
     throw new UsageError(`flag '--mode': invalid mode '${mode}' (serve, validate, init_only)`);
   const s = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const istio = toIstioArgs(raw, s);
+  const upstreamClient = s('upstreamClient');
+  if (upstreamClient !== undefined && upstreamClient !== 'native' && upstreamClient !== 'undici')
+    throw new UsageError(`flag '--upstream-client': invalid client '${upstreamClient}' (native, undici)`);
   const concurrency = intFlag(raw.concurrency, '--concurrency', 1, 1);
   // Each worker would watch and apply on its own; the primary could not say which version is live.
   if (istio && concurrency > 1) throw new UsageError("flag '--istio' works with --concurrency 1 only");
@@ -168,6 +174,7 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
     disableMetrics: raw.disableMetrics === true,
     enableExplain: raw.enableExplain === true,
     allowUnenforcedSecurityFilters: raw.allowUnenforcedSecurityFilters === true,
+    ...(upstreamClient !== undefined ? { upstreamClient } : {}),
     ...(istio ? { istio } : {}),
   };
 }
@@ -261,6 +268,8 @@ Serve flags (Envoy's names and defaults):
       --enable-explain            serve the admin /explain?authority=&path=&header=name:value endpoint
       --allow-unenforced-security-filters  serve listeners whose RBAC / ext_authz / JWT filters weir
                                   cannot enforce, skipping them (default: such a listener is rejected)
+      --upstream-client <c>       native (default: node's own HTTP parser, least CPU) or undici;
+                                  native falls back to undici, with a warning, on a node without it
 
 Istio YAML (VirtualService, DestinationRule, ServiceEntry; see config/istio/README.md):
       --istio <file-or-dir>       serve these files (repeatable; a directory means its *.yaml/*.yml);

@@ -58,6 +58,8 @@ type ProxyServerCtor = new (opts: {
   explainHeader?: (table: unknown, req: RequestView) => string;
   /** xDS: the route compiler shared with the ADS client's validation (one compile per RouteConfiguration). */
   snapshotOptions?: SnapshotOpts;
+  /** --upstream-client. */
+  upstreamClient?: 'native' | 'undici';
 }) => ProxyServerLike;
 
 /** What serve passes to src/proxy/snapshot.ts compileSnapshot (SnapshotOptions). */
@@ -145,6 +147,7 @@ export async function startServer(
     enableExplain?: boolean;
     commandLineOptions?: object;
     allowUnenforcedSecurityFilters?: boolean;
+    upstreamClient?: 'native' | 'undici';
   },
 ): Promise<RunningServer> {
   const ProxyServer = loadProxyServer();
@@ -159,6 +162,7 @@ export async function startServer(
   const proxy = new ProxyServer({
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
+    ...(opts.upstreamClient ? { upstreamClient: opts.upstreamClient } : {}),
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
     snapshotOptions,
     // --enable-explain: the x-weir-explain response header for loopback requests that ask for it.
@@ -434,6 +438,7 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
     enableExplain: args.enableExplain,
     commandLineOptions: commandLineOptions(args),
     allowUnenforcedSecurityFilters: args.allowUnenforcedSecurityFilters,
+    ...(args.upstreamClient !== undefined ? { upstreamClient: args.upstreamClient } : {}),
   };
   if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs, obs);
   if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency, obs);
@@ -553,6 +558,8 @@ interface ObservabilityArgs {
   commandLineOptions: object;
   /** Not observability, but per process like the rest: --allow-unenforced-security-filters. */
   allowUnenforcedSecurityFilters?: boolean;
+  /** --upstream-client (per process too). */
+  upstreamClient?: 'native' | 'undici';
 }
 
 async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, obs: ObservabilityArgs): Promise<number> {
@@ -565,6 +572,7 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
       metrics: obs.metrics,
       enableExplain: obs.enableExplain,
       allowUnenforcedSecurityFilters: obs.allowUnenforcedSecurityFilters === true,
+      ...(obs.upstreamClient ? { upstreamClient: obs.upstreamClient } : {}),
     });
   } catch (err) {
     return reportStartError(log, bootstrap, err);
