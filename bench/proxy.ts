@@ -33,7 +33,7 @@ const wanted = (name: string): boolean => ONLY === null || ONLY.has(name);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const SANITY_REQUESTS = 200;
 
-type TargetName = 'direct' | 'weir' | 'node-http-proxy' | 'nginx';
+type TargetName = 'direct' | 'weir' | 'weir-undici' | 'node-http-proxy' | 'nginx';
 interface Target {
   name: TargetName;
   port: number;
@@ -159,9 +159,9 @@ async function startTargets(tmp: string): Promise<Target[]> {
   const { v1, v2 } = JSON.parse(up.match[0]) as { v1: number; v2: number };
   const targets: Target[] = [{ name: 'direct', port: v1, child: null }];
 
-  if (wanted('weir')) {
   const bootstrap = path.join(tmp, 'weir-bench.json');
   fs.writeFileSync(bootstrap, weirBootstrap(v1, v2));
+  if (wanted('weir')) {
   const profArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(tmp, 'profile')] : [];
   const weir = await startChild(
     'weir',
@@ -171,6 +171,18 @@ async function startTargets(tmp: string): Promise<Target[]> {
   );
   children.push(weir.child);
   targets.push({ name: 'weir', port: Number(weir.match[1]), child: weir.child });
+  }
+
+  // Opt-in (BENCH_TARGETS=...,weir-undici): weir on its second upstream client, `--upstream-client undici`.
+  if (ONLY !== null && ONLY.has('weir-undici')) {
+    const wu = await startChild(
+      'weir-undici',
+      node,
+      [path.join(DIST, 'src', 'cli', 'main.js'), '-c', bootstrap, '--log-level', 'info', '--upstream-client', 'undici'],
+      /listener bench listening on [\d.]+:(\d+)/,
+    );
+    children.push(wu.child);
+    targets.push({ name: 'weir-undici', port: Number(wu.match[1]), child: wu.child });
   }
 
   if (wanted('node-http-proxy')) {
