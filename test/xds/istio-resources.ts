@@ -192,7 +192,8 @@ const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_prox
 export function istioVirtualOutbound(): Record<string, unknown> {
   const tcp = (cluster: string): Record<string, unknown> => ({
     name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': TCP_PROXY, stat_prefix: cluster, cluster },
+    // weir has no TcpProxy proto: on the wire its fields are there, decoded it is `{ '@type' }`.
+    typed_config: { '@type': TCP_PROXY },
   });
   return {
     name: 'virtualOutbound',
@@ -213,17 +214,18 @@ export function istioTcpListener(ip: string, port: number, cluster: string): Rec
     address: { socket_address: { address: ip, port_value: port } },
     traffic_direction: 'OUTBOUND',
     bind_to_port: false,
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: cluster, cluster } }] }],
+    // `cluster` (the tcp_proxy's) is in the @type-only typed_config's place: weir has no TcpProxy proto.
+    filter_chains: [{ name: cluster, filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY } }] }],
   };
 }
 
-/** The HTTP filter istiod puts ahead of the router for an ALLOW/DENY AuthorizationPolicy. */
+/**
+ * The HTTP filter istiod puts ahead of the router for an ALLOW/DENY AuthorizationPolicy, as weir
+ * decodes it (no RBAC proto in weir: its `rules` decode to nothing but the `@type`).
+ */
 export const ISTIO_HTTP_RBAC = {
   name: 'envoy.filters.http.rbac',
-  typed_config: {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
-    rules: { policies: { 'ns[default]-policy[deny-v2]-rule[0]': { permissions: [{ any: true }], principals: [{ any: true }] } }, action: 'DENY' },
-  },
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC' },
 };
 
 /** `l` with `filter` inserted in its HCM's http_filters just before the router. */
