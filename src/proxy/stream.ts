@@ -1,8 +1,9 @@
 // One downstream request through the router: route, pick cluster and host, forward through the
-// host's connection pool (src/upstream/conn-pool.ts), relay the response with backpressure, answer the Envoy way on failure, log.
+// host's connection pool (an UpstreamPool: ConnPool, or UndiciPool with --upstream-client undici;
+// src/upstream/upstream-client.ts), relay the response with backpressure, answer the Envoy way on failure, log.
 // The Stream is its own upstream handler (src/upstream/conn-pool.ts, undici's legacy dispatch
-// handler shape with string headers), so a request allocates this object, its header list and the
-// dispatch options.
+// handler shape with string headers; both clients call it alike), so a request allocates this
+// object, its header list and the dispatch options.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
