@@ -394,10 +394,10 @@ export async function serveMain(args: ServeArgs): Promise<number> {
     ...(args.serviceCluster !== undefined ? { serviceCluster: args.serviceCluster } : {}),
     ...(args.serviceZone !== undefined ? { serviceZone: args.serviceZone } : {}),
     allowUnknownFields: args.allowUnknownStaticFields,
-    // Workers were forked after the primary validated everything. With
-    // --allow-unenforced-security-filters the first apply compiles (with that option) and reports
-    // errors located the same way (startServer); the bootstrap's own compile does not take it.
-    compile: !cluster.isWorker && !(args.allowUnenforcedSecurityFilters && args.mode !== 'validate'),
+    // Workers were forked after the primary validated everything. The compile takes the same
+    // SnapshotOptions serving does, so --mode validate agrees with serve.
+    compile: !cluster.isWorker,
+    snapshotOptions: { allowUnenforcedSecurityFilters: args.allowUnenforcedSecurityFilters === true },
   });
   const source = args.configPath ?? '--config-yaml';
   if (loaded.errors) {

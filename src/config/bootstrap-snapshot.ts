@@ -29,10 +29,10 @@ function loadCompiler(): Compile | null {
 }
 
 /** The snapshot compiler's errors for `set`, or [] when it accepts it (or is not built in). */
-export function tryCompileSnapshot(set: ResourceSet): string[] {
+export function tryCompileSnapshot(set: ResourceSet, options: object = {}): string[] {
   const compile = loadCompiler();
   if (!compile) return [];
-  const r = compile(set, {});
+  const r = compile(set, options);
   return r.errors ?? [];
 }
 

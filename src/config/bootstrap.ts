@@ -37,6 +37,8 @@ export interface LoadBootstrapOptions {
   allowUnknownFields?: boolean;
   /** Also compile the snapshot so route/cluster errors are reported with file + path (default true). */
   compile?: boolean;
+  /** SnapshotOptions for that compile (e.g. `allowUnenforcedSecurityFilters`), as serving uses. */
+  snapshotOptions?: object;
 }
 
 export interface BootstrapNode {
@@ -208,7 +210,7 @@ export function loadBootstrap(opts: LoadBootstrapOptions): Validated<Bootstrap> 
 
   // 4. Route and cluster errors from the snapshot compiler, located in the file.
   if (opts.compile !== false && (listeners.length > 0 || clusters.length > 0)) {
-    const errors = tryCompileSnapshot(resources);
+    const errors = tryCompileSnapshot(resources, opts.snapshotOptions);
     if (errors.length > 0) return { errors: errors.map((e) => prefix(locateSnapshotError(e, listeners, clusters))) };
   }
 

@@ -31,3 +31,15 @@ t.test('--allow-unenforced-security-filters: served, with a NOT enforced warning
   t.ok(port > 0, 'listening');
   t.match(cli.log(), /envoy\.filters\.http\.rbac is not supported by weir: skipped: RBAC is NOT enforced/);
 });
+
+t.test('--mode validate agrees with serve: refused without the flag, OK with it', async (t) => {
+  const file = bootstrapWithRbac(t);
+  const refused = startCli(t, ['--mode', 'validate', '-c', file]);
+  const r1 = await refused.exited;
+  t.equal(r1.code, 1, 'validate fails without the flag');
+  t.match(refused.log(), /static_resources\.listeners\[0\].*weir does not implement RBAC/);
+  const allowed = startCli(t, ['--mode', 'validate', '-c', file, '--allow-unenforced-security-filters']);
+  const r2 = await allowed.exited;
+  t.equal(r2.code, 0, 'validate passes with the flag');
+  t.match(allowed.log(), /configuration '.*' OK/);
+});
