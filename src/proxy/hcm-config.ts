@@ -6,6 +6,23 @@ import { TYPE_URL } from '../config/resources';
 import { anyType, field, isObject, parseBool, parseDuration, parseUint } from '../util/proto-json';
 import { AccessLogFormat, DEFAULT_ACCESS_LOG_FORMAT } from './access-log';
 import type { RouteCompiler, RouteTableView } from './route-contract';
+import { ConfigReader } from '../route/config-reader';
+import { FAULT_FILTER_NAME, NO_FAULT, readHttpFault, type CompiledFault } from '../route/route-entry';
+
+const FAULT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+
+/**
+ * The HCM's envoy.filters.http.fault filter: its listener-level config (a route's
+ * typed_per_filter_config overrides it) and the active-fault count max_active_faults bounds
+ * (Envoy's `active_faults` gauge, per filter).
+ */
+export class FaultFilter {
+  readonly config: CompiledFault;
+  active = 0;
+  constructor(config: CompiledFault) {
+    this.config = config;
+  }
+}
 
 export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
@@ -45,6 +62,8 @@ export interface HcmConfig {
   /** upgrade_configs[].upgrade_type, lower-cased (`websocket`). */
   readonly upgradeTypes: readonly string[];
   readonly httpFilters: readonly HttpFilterInfo[];
+  /** envoy.filters.http.fault when it is in http_filters (and not disabled), else null. */
+  readonly fault: FaultFilter | null;
 }
 
 const ROUTER_NAMES = new Set(['envoy.filters.http.router', 'envoy.router']);
@@ -196,6 +215,7 @@ export function compileHcm(
   // (Istio adds stats / metadata-exchange / Wasm filters). A filter explicitly marked
   // `is_optional: false` is required: weir cannot honour it, so the listener is rejected.
   const httpFilters: HttpFilterInfo[] = [];
+  let fault: FaultFilter | null = null;
   const hf = field(tc, 'http_filters');
   if (hf !== undefined && hf !== null) {
     if (!Array.isArray(hf)) errors.push(`${path}.http_filters: expected a list`);
@@ -211,6 +231,22 @@ export function compileHcm(
         const isRouter = ROUTER_NAMES.has(name) || typeUrl === TYPE_URL.ROUTER;
         if (isRouter) {
           if (i !== hf.length - 1) errors.push(`${p}: the router filter must be the last http filter`);
+          httpFilters.push({ name, typeUrl, skipped: false, reason: null });
+          return;
+        }
+        if (name === FAULT_FILTER_NAME || typeUrl === FAULT_TYPE_URL) {
+          // Fault injection (istiod puts it in every sidecar chain, its config per route). An
+          // empty listener-level config injects nothing; routes enable it.
+          if (parseBool(field(f, 'disabled')) === true) {
+            httpFilters.push({ name, typeUrl, skipped: true, reason: 'disabled' });
+            return;
+          }
+          const r = new ConfigReader();
+          const tcf = field(f, 'typed_config');
+          const cfg = isObject(tcf) ? readHttpFault(r, tcf, `${p}.typed_config`) : NO_FAULT;
+          for (const e of r.errors) errors.push(e);
+          if (fault !== null) errors.push(`${p}: envoy.filters.http.fault is configured twice`);
+          fault = new FaultFilter(cfg);
           httpFilters.push({ name, typeUrl, skipped: false, reason: null });
           return;
         }
@@ -239,7 +275,7 @@ export function compileHcm(
         warnings.push(`${p}: http filter ${name} is not supported by weir: skipped`);
         httpFilters.push({ name, typeUrl, skipped: true, reason: 'not supported by weir' });
       });
-      if (hf.length > 0 && !httpFilters.some((f) => !f.skipped) && errors.length === startErrors) {
+      if (hf.length > 0 && !httpFilters.some((f) => !f.skipped && (ROUTER_NAMES.has(f.name) || f.typeUrl === TYPE_URL.ROUTER)) && errors.length === startErrors) {
         errors.push(`${path}.http_filters: the last filter must be envoy.filters.http.router`);
       }
     }
@@ -298,5 +334,6 @@ export function compileHcm(
     maxRequestHeadersKb,
     upgradeTypes,
     httpFilters,
+    fault,
   };
 }

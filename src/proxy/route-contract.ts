@@ -2,6 +2,7 @@
 // the proxy reads only what it needs; the route module's RouteTable / RouteEntry satisfy it.
 
 import type { RequestView, Validated } from '../route/types';
+import type { CompiledFault, RequestMirrorPolicy } from '../route/route-entry';
 import type { HeaderMutationTarget } from './header-list';
 
 export interface RetryPolicyView {
@@ -38,6 +39,9 @@ export interface RouteEntryView {
   readonly directResponse: { readonly status: number; readonly body: string } | null;
   applyRequestHeaders(target: HeaderMutationTarget, req: RequestView, clusterName?: string): void;
   applyResponseHeaders(target: HeaderMutationTarget, req: RequestView, clusterName?: string): void;
+  /** The route's envoy.filters.http.fault config (overrides the listener's), or null. */
+  readonly fault: CompiledFault | null;
+  readonly mirrorPolicies: readonly RequestMirrorPolicy[];
 }
 
 export interface RouteTableView {

@@ -20,6 +20,8 @@ import { ResponseFlag } from './response-flags';
 import type { CompiledRetry } from './retry';
 import { compiledRetry } from './retry';
 import type { HashPolicyView, RouteEntryView } from './route-contract';
+import { faultHeadersMatch, type CompiledFault } from '../route/route-entry';
+import { sendShadow, shadowHost, SHADOW_STATS } from './shadow-writer';
 
 export const kStream = Symbol('weir.stream');
 
@@ -29,6 +31,8 @@ const REASON_CONNECT_TIMEOUT = 'connection timeout';
 const REASON_TERMINATION = 'connection termination';
 const REASON_OVERFLOW = 'overflow';
 const REASON_PROTOCOL = 'protocol error';
+/** Envoy's fault filter abort body (FaultFilter::abortWithStatus, RcDetails FaultAbort). */
+const FAULT_ABORT_BODY = 'fault filter abort';
 
 const enum Failure {
   None = 0,
@@ -51,6 +55,11 @@ function onResDrain(this: ServerResponse): void {
   if (r !== null) r();
 }
 
+function onFaultDelay(s: Stream): void {
+  s.faultTimer = null;
+  if (!s.done) s.afterDelay();
+}
+
 function onRetryTimer(s: Stream): void {
   s.retryTimer = null;
   if (!s.done) s.attempt();
@@ -64,6 +73,8 @@ export class Stream implements CompletedStream, UpstreamHandler {
   entry: RouteEntryView | null = null;
   readonly startTime: number;
   readonly startHr: number;
+  /** When the router got the request (after an injected delay): the route timeout counts from here. */
+  routerStartHr = 0;
   durationMs = 0;
   readonly protocol: string;
   status = 0;
@@ -79,6 +90,11 @@ export class Stream implements CompletedStream, UpstreamHandler {
   done = false;
   resume: (() => void) | null = null;
   retryTimer: NodeJS.Timeout | null = null;
+  // Fault injection (envoy.filters.http.fault) state.
+  faultTimer: NodeJS.Timeout | null = null;
+  fault: CompiledFault | null = null;
+  faultEntry: RouteEntryView | null = null;
+  faultCounted = false;
   // Upstream request state.
   cluster: Cluster | null = null;
   host: Host | null = null;
@@ -186,6 +202,60 @@ export class Stream implements CompletedStream, UpstreamHandler {
       this.explain = ex(lr.hcm.routeTable, view);
     }
     const entry = lr.hcm.routeTable.route(view);
+    if (entry !== null) {
+      this.entry = entry;
+      this.routeName = entry.name;
+    }
+    // envoy.filters.http.fault runs before the router: the route's typed_per_filter_config
+    // overrides the listener-level config. Delay first (flag DI), then abort (flag FI), each drawn
+    // with its own random value against its FractionalPercent, as FaultFilter::decodeHeaders does.
+    const ff = lr.hcm.fault;
+    if (ff !== null) {
+      const f = entry !== null && entry.fault !== null ? entry.fault : ff.config;
+      if ((f.delayMs > 0 || f.abortStatus > 0) && faultHeadersMatch(f, view)) {
+        this.fault = f;
+        if (f.delayMs > 0 && lr.core.random() % f.delayDenominator < f.delayNumerator && this.faultSlot(f)) {
+          this.flags |= ResponseFlag.DI;
+          this.faultEntry = entry;
+          this.faultTimer = setTimeout(onFaultDelay, f.delayMs, this);
+          return;
+        }
+        if (this.maybeAbort()) return;
+      }
+    }
+    this.route(entry);
+  }
+
+  /** max_active_faults (0 = unlimited): a request over the limit gets no fault (faults_overflow). */
+  faultSlot(f: CompiledFault): boolean {
+    if (this.faultCounted) return true;
+    const ff = this.lr.hcm.fault!;
+    if (f.maxActiveFaults > 0 && ff.active >= f.maxActiveFaults) return false;
+    ff.active++;
+    this.faultCounted = true;
+    return true;
+  }
+
+  maybeAbort(): boolean {
+    const f = this.fault!;
+    if (f.abortStatus === 0 || this.lr.core.random() % f.abortDenominator >= f.abortNumerator || !this.faultSlot(f)) return false;
+    this.localReply(f.abortStatus, FAULT_ABORT_BODY, ResponseFlag.FI, 'fault_filter_abort');
+    return true;
+  }
+
+  /** The injected delay is over: maybe abort, else continue to the router. */
+  afterDelay(): void {
+    if (this.maybeAbort()) return;
+    const entry = this.faultEntry;
+    this.faultEntry = null;
+    this.route(entry);
+  }
+
+  /** The router filter: answer locally or pick the cluster and start the first attempt. */
+  route(entry: RouteEntryView | null): void {
+    const lr = this.lr;
+    const view = this.view;
+    this.routerStartHr = (this.flags & ResponseFlag.DI) === 0 ? this.startHr : performance.now();
     if (entry === null) {
       this.localReply(404, '', ResponseFlag.NR, 'route_not_found');
       return;
@@ -229,7 +299,42 @@ export class Stream implements CompletedStream, UpstreamHandler {
     // x-envoy-expected-rq-timeout-ms: what the upstream may assume it has (per-try, else global).
     const expected = this.retry !== null && this.retry.perTryTimeoutMs > 0 ? this.retry.perTryTimeoutMs : this.timeoutMs;
     if (expected > 0) this.headers!.push('x-envoy-expected-rq-timeout-ms', String(expected));
+    if (entry.mirrorPolicies.length > 0) this.mirror(entry);
     this.attempt();
+  }
+
+  /**
+   * request_mirror_policies: each policy whose runtime_fraction passes sends a copy to its cluster,
+   * fire-and-forget (shadow-writer.ts). An unknown mirror cluster is skipped (Envoy counts it);
+   * requests with a body are not mirrored (see shadow-writer.ts).
+   */
+  mirror(entry: RouteEntryView): void {
+    if (this.hasBody) {
+      SHADOW_STATS.skippedBody++;
+      return;
+    }
+    const policies = entry.mirrorPolicies;
+    const lr = this.lr;
+    const headers = this.headers!;
+    let authority = this.view.authority;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i] === 'host') {
+        authority = headers[i + 1]!;
+        break;
+      }
+    }
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i]!;
+      if (lr.core.random() % p.denominator >= p.numerator) continue;
+      const name = p.clusterHeader !== '' ? this.view.headerValues(p.clusterHeader)?.[0] : p.cluster;
+      const cluster = name === undefined ? undefined : lr.clusters.get(name);
+      if (cluster === undefined) {
+        SHADOW_STATS.skippedNoCluster++;
+        continue;
+      }
+      const host = p.disableShadowHostSuffixAppend ? authority : shadowHost(authority);
+      sendShadow(cluster, headers, host, this.view.method, this.upstreamPath, this.timeoutMs, this.idleTimeoutMs, this.hash, this.hasHash);
+    }
   }
 
   /** Forwarded headers: hop-by-hop removed, x-forwarded-*, x-request-id, rewrites, route mutations. */
@@ -367,7 +472,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     let headersTimeout = 0;
     this.attemptIsPerTry = false;
     if (this.timeoutMs > 0) {
-      headersTimeout = Math.max(1, Math.ceil(this.timeoutMs - (this.attemptStart - this.startHr)));
+      headersTimeout = Math.max(1, Math.ceil(this.timeoutMs - (this.attemptStart - this.routerStartHr)));
     }
     const r = this.retry;
     if (r !== null && r.perTryTimeoutMs > 0 && (headersTimeout === 0 || r.perTryTimeoutMs < headersTimeout)) {
@@ -539,7 +644,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
     if (this.retriesDone >= r.numRetries) return false;
     // circuit_breakers max_retries: concurrent retries per cluster.
     if (c.activeRetries >= c.maxRetries) return false;
-    if (this.timeoutMs > 0 && performance.now() - this.startHr >= this.timeoutMs) return false;
+    if (this.timeoutMs > 0 && performance.now() - this.routerStartHr >= this.timeoutMs) return false;
     return true;
   }
 
@@ -596,6 +701,10 @@ export class Stream implements CompletedStream, UpstreamHandler {
 
   downstreamClosed(): void {
     this.flags |= ResponseFlag.DC;
+    if (this.faultTimer !== null) {
+      clearTimeout(this.faultTimer);
+      this.faultTimer = null;
+    }
     if (this.retryTimer !== null) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
@@ -609,6 +718,10 @@ export class Stream implements CompletedStream, UpstreamHandler {
   finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.faultCounted) {
+      this.faultCounted = false;
+      this.lr.hcm.fault!.active--;
+    }
     // A retry that ended before dispatching (503 UH / UO on the retry) still held a retry slot.
     if (this.retryCounted && this.host === null) {
       this.retryCounted = false;

@@ -315,6 +315,13 @@ export class RouteEntry {
   readonly responseHeaderParser: HeaderParser;
   readonly isSslRedirect: boolean;
   readonly metadata: unknown;
+  /**
+   * typed_per_filter_config["envoy.filters.http.fault"] compiled (overrides the listener-level
+   * fault filter config, as Envoy's per-route config does), or null when the route has none.
+   */
+  readonly fault: CompiledFault | null;
+  /** RouteAction.request_mirror_policies (and the legacy request_mirror_policy). */
+  readonly mirrorPolicies: readonly RequestMirrorPolicy[];
   readonly #common: CommonConfig;
 
   constructor(p: RouteEntryParts) {
@@ -371,6 +378,8 @@ export class RouteEntry {
     this.responseHeaderParser = p.responseHeaderParser;
     this.isSslRedirect = p.isSslRedirect;
     this.metadata = p.metadata;
+    this.fault = p.fault;
+    this.mirrorPolicies = p.mirrorPolicies;
     this.#common = p.common;
   }
 
@@ -795,6 +804,8 @@ export interface RouteEntryParts {
   responseHeaderParser: HeaderParser;
   isSslRedirect: boolean;
   metadata: unknown;
+  fault: CompiledFault | null;
+  mirrorPolicies: RequestMirrorPolicy[];
   common: CommonConfig;
 }
 
@@ -803,6 +814,7 @@ const NO_MATCHERS: HeaderMatcher[] = [];
 const NO_QUERY_MATCHERS: QueryParameterMatcher[] = [];
 const NO_METADATA_MATCHERS: MetadataMatcher[] = [];
 const NO_HASH_POLICY: CompiledHashPolicy[] = [];
+const NO_MIRROR_POLICIES: RequestMirrorPolicy[] = [];
 
 /** The SSL redirect route of a virtual host with require_tls (Envoy's SslRedirectRoute). */
 export function sslRedirectRoute(vh: VirtualHost, common: CommonConfig): RouteEntry {
@@ -853,6 +865,8 @@ function baseParts(name: string, vh: VirtualHost, index: number, kind: RouteKind
     responseHeaderParser: EMPTY_HEADER_PARSER,
     isSslRedirect: ssl,
     metadata: undefined,
+    fault: null,
+    mirrorPolicies: NO_MIRROR_POLICIES,
     common,
   };
 }
@@ -893,6 +907,7 @@ export function readRoute(
   p.requestHeaderParser = readHeaderParser(r, raw, 'request_headers_to_add', 'request_headers_to_remove', path);
   p.responseHeaderParser = readHeaderParser(r, raw, 'response_headers_to_add', 'response_headers_to_remove', path);
   readPickMode(r, raw, path, p, common);
+  readTypedPerFilterConfig(r, raw, path, p);
   if (r.errors.length !== before) return null;
   return new RouteEntry(p);
 }
@@ -1071,6 +1086,8 @@ function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEnt
   const cnf = r.enumValue(ra, 'cluster_not_found_response_code', path, CLUSTER_NOT_FOUND_CODES) ?? 0;
   p.clusterNotFoundResponseCode = CLUSTER_NOT_FOUND_STATUS[cnf] ?? 503;
   p.appendXForwardedHost = r.bool(ra, 'append_x_forwarded_host', path) ?? false;
+
+  readMirrorPolicies(r, ra, path, p);
 
   const hps = r.array(ra, 'hash_policy', path);
   if (hps.length !== 0) p.hashPolicy = [];
@@ -1345,4 +1362,181 @@ function readPickMode(r: ConfigReader, raw: unknown, path: string, p: RouteEntry
   }
   p.picker = compiled.value;
   p.pickMode = mode;
+}
+
+// ---- envoy.filters.http.fault and request mirroring ----------------------------------------------
+
+export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
+const FILTER_CONFIG_TYPE = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+
+/**
+ * envoy.extensions.filters.http.fault.v3.HTTPFault, compiled. Percentages are FractionalPercent
+ * (`random % denominator < numerator`); an absent percentage is numerator 0 (never), as the proto
+ * default is. `delayMs` / `abortStatus` 0: that fault is not configured.
+ */
+export interface CompiledFault {
+  readonly delayMs: number;
+  readonly delayNumerator: number;
+  readonly delayDenominator: number;
+  readonly abortStatus: number;
+  readonly abortNumerator: number;
+  readonly abortDenominator: number;
+  /** max_active_faults; 0 = unlimited. */
+  readonly maxActiveFaults: number;
+  /** HTTPFault.headers: the fault applies only to requests matching all of them. */
+  readonly headers: readonly HeaderMatcher[];
+}
+
+/** A per-route config that turns the fault filter off for the route (FilterConfig.disabled). */
+export const NO_FAULT: CompiledFault = Object.freeze({
+  delayMs: 0,
+  delayNumerator: 0,
+  delayDenominator: 100,
+  abortStatus: 0,
+  abortNumerator: 0,
+  abortDenominator: 100,
+  maxActiveFaults: 0,
+  headers: NO_MATCHERS,
+});
+
+function readPercent(r: ConfigReader, obj: unknown, path: string): [number, number] {
+  const pct = r.object(obj, 'percentage', path);
+  if (pct === undefined) return [0, 100];
+  const pp = join(path, 'percentage');
+  const n = r.uint(pct, 'numerator', pp, MAX_UINT32) ?? 0;
+  const d = DENOMINATOR_VALUES[r.enumValue(pct, 'denominator', pp, DENOMINATORS) ?? 0] ?? 100;
+  return [n, d];
+}
+
+/** Compiles an HTTPFault (listener-level typed_config or a route's per-filter config). */
+export function readHttpFault(r: ConfigReader, raw: unknown, path: string): CompiledFault {
+  let delayMs = 0;
+  let delayNumerator = 0;
+  let delayDenominator = 100;
+  let abortStatus = 0;
+  let abortNumerator = 0;
+  let abortDenominator = 100;
+  const delay = r.object(raw, 'delay', path);
+  if (delay !== undefined) {
+    const dp = join(path, 'delay');
+    if (field(delay, 'header_delay') !== undefined) r.error(join(dp, 'header_delay'), 'header-controlled delays are not supported');
+    const ms = r.durationMs(delay, 'fixed_delay', dp);
+    if (ms === undefined && field(delay, 'header_delay') === undefined) r.error(join(dp, 'fixed_delay'), 'is required');
+    delayMs = ms ?? 0;
+    [delayNumerator, delayDenominator] = readPercent(r, delay, dp);
+  }
+  const abort = r.object(raw, 'abort', path);
+  if (abort !== undefined) {
+    const ap = join(path, 'abort');
+    const which = r.oneof(abort, ['http_status', 'grpc_status', 'header_abort'], ap, 'error_type');
+    if (which === 'http_status') {
+      const st = r.uint(abort, 'http_status', ap) ?? 0;
+      // PGV: uint32 {gte: 200, lt: 600}.
+      if (st < 200 || st >= 600) r.error(join(ap, 'http_status'), `must be in 200..599, got ${st}`);
+      else abortStatus = st;
+    } else if (which !== undefined) r.error(join(ap, which), 'only http_status aborts are supported');
+    else r.error(ap, 'http_status is required');
+    [abortNumerator, abortDenominator] = readPercent(r, abort, ap);
+  }
+  if (field(raw, 'upstream_cluster') !== undefined) r.error(join(path, 'upstream_cluster'), 'not supported');
+  if (r.array(raw, 'downstream_nodes', path).length > 0) r.error(join(path, 'downstream_nodes'), 'not supported');
+  const maxActiveFaults = r.uint(raw, 'max_active_faults', path, MAX_UINT32) ?? 0;
+  const headers = readHeaderMatchers(r, raw, 'headers', path);
+  return {
+    delayMs,
+    delayNumerator,
+    delayDenominator,
+    abortStatus,
+    abortNumerator,
+    abortDenominator,
+    maxActiveFaults,
+    headers: headers.length === 0 ? NO_MATCHERS : headers,
+  };
+}
+
+/** Does the fault's `headers` list match? (Envoy: all must match.) */
+export function faultHeadersMatch(f: CompiledFault, req: RequestView): boolean {
+  return f.headers.length === 0 || matchAllHeaders(f.headers, req, true);
+}
+
+/**
+ * A route's typed_per_filter_config: the fault filter's entry is compiled (bare HTTPFault or
+ * wrapped in envoy.config.route.v3.FilterConfig); other filters' entries are left for them (weir
+ * skips those filters).
+ */
+function readTypedPerFilterConfig(r: ConfigReader, raw: unknown, path: string, p: RouteEntryParts): void {
+  const tpf = r.object(raw, 'typed_per_filter_config', path);
+  if (tpf === undefined) return;
+  const v = tpf[FAULT_FILTER_NAME];
+  if (v === undefined || v === null) return;
+  const fp = `${join(path, 'typed_per_filter_config')}["${FAULT_FILTER_NAME}"]`;
+  if (!isObject(v)) {
+    r.error(fp, 'expected an object');
+    return;
+  }
+  if (v['@type'] === FILTER_CONFIG_TYPE) {
+    if (r.bool(v, 'disabled', fp) === true) {
+      p.fault = NO_FAULT;
+      return;
+    }
+    p.fault = readHttpFault(r, r.object(v, 'config', fp) ?? {}, join(fp, 'config'));
+    return;
+  }
+  p.fault = readHttpFault(r, v, fp);
+}
+
+/** RouteAction.RequestMirrorPolicy, compiled. */
+export interface RequestMirrorPolicy {
+  /** The mirror cluster, or '' when it comes from `clusterHeader`. */
+  readonly cluster: string;
+  /** cluster_header, lower-cased, or ''. */
+  readonly clusterHeader: string;
+  /** runtime_fraction.default_value (100% when runtime_fraction is absent). */
+  readonly numerator: number;
+  readonly denominator: number;
+  /** disable_shadow_host_suffix_append. */
+  readonly disableShadowHostSuffixAppend: boolean;
+}
+
+function readMirrorPolicy(r: ConfigReader, m: unknown, path: string): RequestMirrorPolicy | null {
+  if (!isObject(m)) {
+    r.error(path, 'expected an object');
+    return null;
+  }
+  const cluster = r.string(m, 'cluster', path) ?? '';
+  const clusterHeader = (r.string(m, 'cluster_header', path) ?? '').toLowerCase();
+  if ((cluster === '') === (clusterHeader === '')) {
+    r.error(path, cluster === '' ? 'one of cluster or cluster_header is required' : 'only one of cluster or cluster_header can be specified');
+    return null;
+  }
+  let numerator = 100;
+  let denominator = 100;
+  const rf = r.object(m, 'runtime_fraction', path);
+  if (rf !== undefined) {
+    // runtime_key is not consulted (weir has no runtime layer for it); default_value decides.
+    const rfp = join(path, 'runtime_fraction');
+    const dv = r.object(rf, 'default_value', rfp);
+    const dvp = join(rfp, 'default_value');
+    numerator = r.uint(dv, 'numerator', dvp, MAX_UINT32) ?? 0;
+    denominator = DENOMINATOR_VALUES[r.enumValue(dv, 'denominator', dvp, DENOMINATORS) ?? 0] ?? 100;
+  }
+  r.bool(m, 'trace_sampled', path);
+  const disableShadowHostSuffixAppend = r.bool(m, 'disable_shadow_host_suffix_append', path) ?? false;
+  return { cluster, clusterHeader, numerator, denominator, disableShadowHostSuffixAppend };
+}
+
+function readMirrorPolicies(r: ConfigReader, ra: unknown, path: string, p: RouteEntryParts): void {
+  const list = r.array(ra, 'request_mirror_policies', path);
+  const legacy = r.object(ra, 'request_mirror_policy', path);
+  if (list.length === 0 && legacy === undefined) return;
+  const out: RequestMirrorPolicy[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const m = readMirrorPolicy(r, list[i], `${join(path, 'request_mirror_policies')}[${i}]`);
+    if (m !== null) out.push(m);
+  }
+  if (legacy !== undefined) {
+    const m = readMirrorPolicy(r, legacy, join(path, 'request_mirror_policy'));
+    if (m !== null) out.push(m);
+  }
+  p.mirrorPolicies = out;
 }

@@ -55,9 +55,10 @@ t.test('istiod-shaped LDS/RDS/CDS/EDS: ACKed, unknown extensions skipped and lis
   );
   t.same(
     l.hcm.httpFilters.filter((f) => f.skipped).map((f) => f.name),
-    ['istio.metadata_exchange', 'envoy.filters.http.grpc_stats', 'istio.alpn', 'envoy.filters.http.fault', 'istio.stats'],
+    ['istio.metadata_exchange', 'envoy.filters.http.grpc_stats', 'istio.alpn', 'istio.stats'],
     'HTTP filters weir does not implement are skipped and listed',
   );
+  t.ok(l.hcm.httpFilters.some((f) => f.name === 'envoy.filters.http.fault' && !f.skipped), 'the fault filter is served');
   t.ok(snap.warnings.some((w) => w.includes('network filter istio.metadata_exchange') && w.includes('skipped')), 'and warned about');
   const port = x.port('0.0.0.0_9080');
   const jason = await get(port, '/reviews/0', { host: 'reviews:9080', 'end-user': 'jason' });

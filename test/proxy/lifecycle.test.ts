@@ -87,10 +87,10 @@ t.test('http filters: unknown ones skipped and recorded; required unknown ones r
       { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } },
     ],
   });
-  const ok = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.fault', is_optional: true }))], []), {});
+  const ok = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.buffer', is_optional: true }))], []), {});
   t.notOk(ok.errors);
   const hf = ok.value!.listeners[0]!.hcm.httpFilters;
-  t.same(hf.map((f) => [f.name, f.skipped]), [['istio.stats', true], ['envoy.filters.http.fault', true], ['envoy.filters.http.router', false]]);
+  t.same(hf.map((f) => [f.name, f.skipped]), [['istio.stats', true], ['envoy.filters.http.buffer', true], ['envoy.filters.http.router', false]]);
   t.ok(ok.value!.warnings.some((w) => w.includes('istio.stats')));
   const bad = compileSnapshot(resources([listener('l', to('x'), filters({ name: 'envoy.filters.http.lua', is_optional: false }))], []), {});
   t.match(bad.errors?.join('\n'), /http_filters\[1\]: http filter envoy\.filters\.http\.lua .* is_optional: false/);
