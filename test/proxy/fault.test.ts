@@ -5,6 +5,7 @@
 
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
+import { request as httpRequest } from 'node:http';
 import { translateIstio } from '../../src/config/istio';
 import { TYPE_URL } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
@@ -219,4 +220,48 @@ t.test('Istio VirtualService fault (bookinfo ratings): translated by translateIs
   const d = await get(port2, '/ratings/0', { host: 'ratings:9080', 'end-user': 'jason' });
   t.equal(d.status, 200);
   t.ok(performance.now() - start >= 190, 'delayed by fixedDelay');
+});
+
+t.test('max_active_faults: a request over the limit gets no fault; the count drops when a faulted request ends (also by disconnect)', async (t) => {
+  // The injected random source doubles as the "request is being handled" signal: it is called
+  // synchronously while the request sets up its delay, so once it has been called the delay timer
+  // is running.
+  let onRandom: (() => void) | null = null;
+  const random = (): number => {
+    const f = onRandom;
+    onRandom = null;
+    if (f !== null) queueMicrotask(f);
+    return 0;
+  };
+  const inHandler = (): Promise<void> => new Promise((resolve) => (onRandom = resolve));
+  const rc = routeConfig([routeWith({ delay: { fixed_delay: '0.4s', percentage: { numerator: 100 } }, max_active_faults: 1 })]);
+  const { port, log, proxy } = await setupProxy(t, rc, [staticCluster('v1', [v1.port])], withFault(), { random });
+  const ff = proxy.snapshot!.listeners[0]!.hcm.fault!;
+  const handled = inHandler();
+  const a = get(port, '/a');
+  await handled;
+  t.equal(ff.active, 1, 'the first request holds the one fault slot');
+  const start = performance.now();
+  const b = await get(port, '/b');
+  t.equal(b.status, 200);
+  t.ok(performance.now() - start < 350, 'the second request is not delayed');
+  await log.waitFor(1);
+  t.equal(log.last(), '200 - via_upstream');
+  t.equal((await a).status, 200);
+  await log.waitFor(2);
+  t.equal(log.last(), '200 DI via_upstream');
+  t.equal(ff.active, 0, 'slot released');
+
+  // A client that goes away during the delay: the timer is cleared, the slot released, no upstream call.
+  const seen = v1.seen.length;
+  const handled2 = inHandler();
+  const req = httpRequest({ host: '127.0.0.1', port, path: '/gone', agent: false });
+  req.on('error', () => {});
+  req.end();
+  await handled2;
+  req.destroy();
+  await log.waitFor(3);
+  t.match(log.last(), / DI,DC /);
+  t.equal(ff.active, 0, 'slot released on disconnect');
+  t.equal(v1.seen.length, seen, 'the upstream never saw it');
 });
