@@ -27,6 +27,7 @@ import { FIDELITY_DEFAULTS, runFidelity, type FidelityOptions } from '../src/fid
 import { renderSvg } from '../src/fidelity/svg';
 import { haveCommand } from './lib/load';
 import { freePort, spawnChild, startChild, waitForPort, type Child } from './lib/procs';
+import { benchBootstrap, staticCluster, weighted } from './lib/bootstrap';
 
 export type FidelityMode = 'random' | 'sticky' | 'smooth';
 export type FidelityProxy = 'weir' | 'nginx';
@@ -85,46 +86,12 @@ async function stopAll(): Promise<void> {
 }
 
 function weirBootstrap(v1: number, v2: number): string {
-  const cluster = (name: string, port: number): object => ({
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
-    },
-  });
   const route = (mode: FidelityMode): object => ({
     match: { prefix: '/' + mode + '/' },
-    route: { weighted_clusters: { clusters: [{ name: 'v1', weight: WEIGHTS.v1 }, { name: 'v2', weight: WEIGHTS.v2 }] } },
+    route: weighted([['v1', WEIGHTS.v1], ['v2', WEIGHTS.v2]]),
     metadata: { filter_metadata: { weir: mode === 'sticky' ? { pick_mode: mode, sticky_key: { cookie: USER_COOKIE } } : { pick_mode: mode } } },
   });
-  return JSON.stringify({
-    static_resources: {
-      listeners: [
-        {
-          name: 'fidelity',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'fidelity',
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-                    route_config: { virtual_hosts: [{ name: 'fidelity', domains: ['*'], routes: FIDELITY_MODES.map(route) }] },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [cluster('v1', v1), cluster('v2', v2)],
-    },
-  }, null, 2);
+  return benchBootstrap({ name: 'fidelity', routes: FIDELITY_MODES.map(route), clusters: [staticCluster('v1', v1), staticCluster('v2', v2)], pretty: true });
 }
 
 /** nginx directive per mode (placed before `keepalive`, as nginx requires for non-default methods). */

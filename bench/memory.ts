@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Child } from './lib/procs';
+import { benchBootstrap, staticCluster, weighted } from './lib/bootstrap';
 
 const PRELOAD_ENV = 'WEIR_BENCH_MEMORY_PRELOAD';
 const PROBE_TAG = 'weir-bench-memory ';
@@ -121,48 +122,12 @@ function rssBytes(pid: number): number {
 }
 
 function bootstrap(routes: number, v1: number, v2: number): string {
-  const cluster = (name: string, port: number): object => ({
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
-    },
-  });
   // Every route is a 90/10 weighted split (each compiles its own picker); the last one catches
   // `/`, so the load (GET /) walks past all the others, like route-table's worst case.
   const list: object[] = [];
-  for (let i = 0; i < routes - 1; i++) {
-    list.push({ match: { prefix: `/svc${i}/` }, route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10 }] } } });
-  }
-  list.push({ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10 }] } } });
-  return JSON.stringify({
-    static_resources: {
-      listeners: [
-        {
-          name: 'memory',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'memory',
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-                    route_config: { virtual_hosts: [{ name: 'memory', domains: ['*'], routes: list }] },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [cluster('v1', v1), cluster('v2', v2)],
-    },
-  });
+  for (let i = 0; i < routes - 1; i++) list.push({ match: { prefix: `/svc${i}/` }, route: weighted([['v1', 90], ['v2', 10]]) });
+  list.push({ match: { prefix: '/' }, route: weighted([['v1', 90], ['v2', 10]]) });
+  return benchBootstrap({ name: 'memory', routes: list, clusters: [staticCluster('v1', v1), staticCluster('v2', v2)] });
 }
 
 type ProbedChild = Child & { onLine(fn: (line: string) => void): void };

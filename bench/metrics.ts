@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveCommand, runLoad, type LoadTool } from './lib/load';
 import { cpuMicros, startChild, type Child } from './lib/procs';
+import { benchBootstrap, staticCluster, weighted } from './lib/bootstrap';
 import { compileSnapshot } from '../src/proxy/snapshot';
 import { Metrics, type ClusterView, type ObservedStream } from '../src/admin/metrics';
 import type { RouteTable } from '../src/route/route-table';
@@ -27,58 +28,14 @@ const V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
 const V2 = 'outbound|9080|v2|reviews.default.svc.cluster.local';
 
 function bootstrap(v1: number, v2: number): string {
-  const cluster = (name: string, port: number, version: string): object => ({
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [
-        {
-          lb_endpoints: [
-            {
-              endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
-              metadata: { filter_metadata: { istio: { workload: `reviews-${version};default;reviews;${version};Kubernetes`, labels: { app: 'reviews', version } } } },
-            },
-          ],
-        },
-      ],
-    },
+  const istio = (version: string): object => ({
+    filter_metadata: { istio: { workload: `reviews-${version};default;reviews;${version};Kubernetes`, labels: { app: 'reviews', version } } },
   });
-  return JSON.stringify({
+  return benchBootstrap({
+    name: 'bench',
     node: { id: 'bench', cluster: 'bench', metadata: { WORKLOAD_NAME: 'productpage-v1', NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } } },
-    static_resources: {
-      listeners: [
-        {
-          name: 'bench',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'bench',
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-                    route_config: {
-                      virtual_hosts: [
-                        {
-                          name: 'bench',
-                          domains: ['*'],
-                          routes: [{ name: 'split', match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: V1, weight: 90 }, { name: V2, weight: 10 }] } } }],
-                        },
-                      ],
-                    },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [cluster(V1, v1, 'v1'), cluster(V2, v2, 'v2')],
-    },
+    routes: [{ name: 'split', match: { prefix: '/' }, route: weighted([[V1, 90], [V2, 10]]) }],
+    clusters: [staticCluster(V1, { port: v1, metadata: istio('v1') }), staticCluster(V2, { port: v2, metadata: istio('v2') })],
   });
 }
 

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { haveCommand, runLoad, type LoadResult, type LoadTool } from './lib/load';
 import { cpuMicros, freePort, spawnChild, startChild, waitForPort, type Child } from './lib/procs';
 import { summariseProfile, type HotFunction } from './lib/profile';
+import { benchBootstrap, staticCluster, weighted } from './lib/bootstrap';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -76,56 +77,12 @@ function ensureTools(): void {
 }
 
 function weirBootstrap(v1: number, v2: number): string {
-  const cluster = (name: string, port: number): object => ({
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
-    },
+  return benchBootstrap({
+    name: 'bench',
+    routes: [{ match: { prefix: '/' }, route: weighted([['v1', 90], ['v2', 10]]) }],
+    clusters: [staticCluster('v1', v1), staticCluster('v2', v2)],
+    pretty: true,
   });
-  return JSON.stringify({
-    static_resources: {
-      listeners: [
-        {
-          name: 'bench',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'bench',
-                    http_filters: [
-                      { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-                    ],
-                    route_config: {
-                      virtual_hosts: [
-                        {
-                          name: 'bench',
-                          domains: ['*'],
-                          routes: [
-                            {
-                              match: { prefix: '/' },
-                              route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10 }] } },
-                            },
-                          ],
-                        },
-                      ],
-                    },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [cluster('v1', v1), cluster('v2', v2)],
-    },
-  }, null, 2);
 }
 
 /** Sends a few requests and checks both versions answer 200 through the target (the split works). */
