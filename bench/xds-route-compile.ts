@@ -11,6 +11,7 @@ import { compileSnapshot } from '../src/proxy/snapshot';
 import { defaultRouteCompiler } from '../src/proxy/route-binding';
 import { loadProtos } from '../src/xds/protos';
 import { decodeResource, encodeResource } from '../src/xds/resource-codec';
+import { rdsListener } from './lib/bootstrap';
 
 function routeConfig(n: number, w: number, tag: string): object {
   const routes = [];
@@ -23,25 +24,7 @@ function routeConfig(n: number, w: number, tag: string): object {
   return { name: 'r', virtual_hosts: [{ name: 'vh', domains: ['*'], routes }], response_headers_to_add: [{ header: { key: 'x-cfg', value: tag } }] };
 }
 
-const LISTENER = {
-  name: 'l',
-  address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-  filter_chains: [
-    {
-      filters: [
-        {
-          name: 'envoy.filters.network.http_connection_manager',
-          typed_config: {
-            '@type': TYPE_URL.HTTP_CONNECTION_MANAGER,
-            stat_prefix: 'l',
-            rds: { route_config_name: 'r', config_source: { ads: {} } },
-            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } }],
-          },
-        },
-      ],
-    },
-  ],
-};
+const LISTENER = rdsListener('l', 'r');
 
 function stats(xs: number[]): { p50: number; p99: number; mean: number } {
   const s = xs.slice().sort((a, b) => a - b);

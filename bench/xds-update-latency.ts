@@ -31,6 +31,7 @@ import { cachedRouteCompiler } from '../src/xds/route-compile-cache';
 import { adsClientFromBootstrap } from '../src/xds/xds-source';
 import { FakeAdsServer } from '../test/helpers/fake-ads-server';
 import { startChild, type Child } from './lib/procs';
+import { rdsListener, staticCluster } from './lib/bootstrap';
 
 const L = TYPE_URL.LISTENER;
 const R = TYPE_URL.ROUTE_CONFIGURATION;
@@ -58,27 +59,7 @@ function seed(server: FakeAdsServer, n: number, up: { v1: number; v2: number }):
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: up[name] } } } }] }],
     })),
   );
-  server.setResources(L, [
-    {
-      name: 'l',
-      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-      filter_chains: [
-        {
-          filters: [
-            {
-              name: 'envoy.filters.network.http_connection_manager',
-              typed_config: {
-                '@type': TYPE_URL.HTTP_CONNECTION_MANAGER,
-                stat_prefix: 'l',
-                rds: { route_config_name: 'r', config_source: { ads: {} } },
-                http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.ROUTER } }],
-              },
-            },
-          ],
-        },
-      ],
-    },
-  ]);
+  server.setResources(L, [rdsListener('l', 'r')]);
   server.setResources(R, [routeConfig(n, 10, '0')]);
 }
 
@@ -154,12 +135,7 @@ async function inProcess(n: number, updates: number, up: { v1: number; v2: numbe
     listeners: [],
     routeConfigurations: [],
     clusters: [
-      {
-        name: 'xds-grpc',
-        type: 'STATIC',
-        connect_timeout: '1s',
-        load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: server.port } } } }] }] },
-      },
+      staticCluster('xds-grpc', server.port),
     ],
     clusterLoadAssignments: [],
     versionInfo: 'static',

@@ -2,6 +2,8 @@
 // bound port) with an HTTP connection manager and an inline route config, plus STATIC clusters on
 // loopback. Each bench only says what differs: its routes and its clusters.
 
+import type { Resource } from '../../src/config/resources';
+
 export interface StaticEndpoint {
   port: number;
   /** Endpoint metadata (e.g. Istio's `filter_metadata.istio` labels for destination_version). */
@@ -9,7 +11,7 @@ export interface StaticEndpoint {
 }
 
 /** A STATIC cluster with one loopback endpoint. */
-export function staticCluster(name: string, endpoint: number | StaticEndpoint): object {
+export function staticCluster(name: string, endpoint: number | StaticEndpoint): Resource {
   const ep = typeof endpoint === 'number' ? { port: endpoint } : endpoint;
   return {
     name,
@@ -68,4 +70,29 @@ export function benchBootstrap(opts: { name: string; routes: readonly object[]; 
     },
   };
   return opts.pretty ? JSON.stringify(bootstrap, null, 2) : JSON.stringify(bootstrap);
+}
+
+/** A listener on 127.0.0.1 port 0 whose HCM takes route config `routeConfigName` over ADS (RDS). */
+export function rdsListener(name: string, routeConfigName: string): Resource {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: name,
+              rds: { route_config_name: routeConfigName, config_source: { ads: {} } },
+              http_filters: [
+                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
 }
