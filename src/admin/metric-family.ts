@@ -62,6 +62,11 @@ export class MetricFamily<S extends CounterSeries | HistogramSeries = CounterSer
   readonly buckets: readonly number[];
   /** Runs before every scrape (gauges computed from live state). */
   collect: (() => void) | null = null;
+  /**
+   * When set, the series a scrape shows (instead of those created with `series()`): a family whose
+   * series belong to bound objects that change per snapshot (weir_route_weight).
+   */
+  source: (() => Iterable<S>) | null = null;
   #series = new Map<string, S>();
 
   constructor(name: string, help: string, type: FamilyType, labelNames: readonly string[], opts: { aggregator?: Aggregator; buckets?: readonly number[] } = {}) {
@@ -99,7 +104,7 @@ export class MetricFamily<S extends CounterSeries | HistogramSeries = CounterSer
   get(): MetricJson {
     if (this.collect !== null) this.collect();
     const values: MetricJson['values'] = [];
-    for (const s of this.#series.values()) {
+    for (const s of this.source !== null ? this.source() : this.#series.values()) {
       if (s instanceof HistogramSeries) {
         let acc = 0;
         for (let i = 0; i < s.bounds.length; i++) {

@@ -66,7 +66,7 @@ const FLAG_URX = 1 << 16;
 const FLAG_NC = 1 << 25;
 const FLAG_NAMES: readonly [number, string][] = [
   [1 << 0, 'LH'], [FLAG_UH, 'UH'], [FLAG_UT, 'UT'], [1 << 3, 'LR'], [1 << 4, 'UR'], [FLAG_UF, 'UF'], [1 << 6, 'UC'], [FLAG_UO, 'UO'],
-  [FLAG_NR, 'NR'], [1 << 15, 'DC'], [FLAG_URX, 'URX'], [1 << 17, 'SI'], [1 << 19, 'DPE'], [1 << 24, 'UPE'], [FLAG_NC, 'NC'],
+  [FLAG_NR, 'NR'], [1 << 9, 'DI'], [1 << 10, 'FI'], [1 << 15, 'DC'], [FLAG_URX, 'URX'], [1 << 17, 'SI'], [1 << 19, 'DPE'], [1 << 24, 'UPE'], [FLAG_NC, 'NC'],
 ];
 
 function flagsText(flags: number): string {
@@ -89,6 +89,11 @@ export interface ObservedStream {
   readonly retriesDone: number;
   /** The matched route entry (the compiled RouteEntry object), or null. */
   readonly entry: object | null;
+  /**
+   * A request header (`:authority` for the Host), read only for requests that reached no cluster
+   * (Istio's host header fallback for destination_service). Optional: the data path's Stream has it.
+   */
+  requestHeader?(name: string): string | undefined;
 }
 
 /** Per-listener observer the data path calls once per finished request. */
@@ -297,30 +302,31 @@ class IstioSet {
   }
 }
 
+/**
+ * Envoy's per-host counters (admin /clusters `rq_total`, `rq_error`, `rq_success`, `rq_timeout`).
+ * Kept per (cluster, host) across snapshots, as Envoy keeps a host's stats while EDS keeps the host;
+ * not derived from the Istio series, which two endpoints with the same labels share.
+ */
+export class HostStats {
+  rqTotal = 0;
+  rqError = 0;
+  rqTimeout = 0;
+}
+
 /** One destination (endpoint, or a cluster without endpoint): Istio series by (code, flags). */
 class DestinationBinding {
   readonly labels: DestinationLabels;
+  /** The endpoint's metadata object it was bound from (reused while the resource object is the same). */
+  readonly metadata: unknown;
+  /** Per-host counters; null for a destination that is not an endpoint. */
+  readonly host: HostStats | null;
   readonly #metrics: Metrics;
   readonly #sets = new Map<number, IstioSet>();
-  constructor(metrics: Metrics, labels: DestinationLabels) {
+  constructor(metrics: Metrics, labels: DestinationLabels, metadata: unknown, host: HostStats | null) {
     this.#metrics = metrics;
     this.labels = labels;
-  }
-
-  /** Envoy's per-host counters for /clusters, summed over the bound series (slow path). */
-  totals(): { rqTotal: number; rqError: number; rqSuccess: number; rqTimeout: number } {
-    let rqTotal = 0;
-    let rqError = 0;
-    let rqTimeout = 0;
-    for (const [key, s] of this.#sets) {
-      const code = Math.floor(key / 67108864);
-      const flags = key % 67108864;
-      const n = s.requests.value;
-      rqTotal += n;
-      if (code >= 500) rqError += n;
-      if ((flags & FLAG_UT) !== 0) rqTimeout += n;
-    }
-    return { rqTotal, rqError, rqSuccess: rqTotal - rqError, rqTimeout };
+    this.metadata = metadata;
+    this.host = host;
   }
 
   set(code: number, flags: number): IstioSet {
@@ -335,9 +341,16 @@ class DestinationBinding {
   }
 }
 
-/** Envoy cluster stats of one cluster, plus its destinations. */
+/**
+ * Envoy cluster stats of one cluster, plus its destinations. A snapshot whose cluster resource is
+ * the same object as the previous snapshot's (an RDS or EDS-only update) reuses the binding and
+ * rebinds only endpoints whose metadata object changed.
+ */
 class ClusterBinding {
-  readonly cluster: ClusterView;
+  /** The latest snapshot's runtime cluster (hosts and their metadata). */
+  cluster: ClusterView;
+  /** The cluster resource the labels were computed from. */
+  readonly raw: unknown;
   readonly rqTotal: CounterSeries;
   readonly rqXx: CounterSeries[];
   readonly #rqByCode: (CounterSeries | undefined)[] = [];
@@ -354,6 +367,7 @@ class ClusterBinding {
   constructor(m: Metrics, c: ClusterView) {
     this.#metrics = m;
     this.cluster = c;
+    this.raw = c.config.raw;
     const n = [c.name];
     this.rqTotal = m.envoyRqTotal.series(n);
     this.rqXx = [0, 1, 2, 3, 4, 5].map((k) => m.envoyRqXx.series([String(k), c.name]));
@@ -363,22 +377,39 @@ class ClusterBinding {
     this.connectFail = m.envoyConnectFail.series(n);
     this.overflow = m.envoyPendingOverflow.series(n);
     this.rqTime = m.envoyRqTime.series(n);
-    this.clusterDestination = new DestinationBinding(m, destinationLabels(c.name, c.config.raw, null));
-    for (const h of c.hosts) this.#endpoints.set(h.key, new DestinationBinding(m, destinationLabels(c.name, c.config.raw, h.metadata)));
+    this.clusterDestination = new DestinationBinding(m, destinationLabels(c.name, c.config.raw, null), null, null);
+    this.rebind(c);
   }
 
-  /** The endpoint's binding if requests reached it (slow path, /clusters). */
-  peekEndpoint(key: string): DestinationBinding | undefined {
-    return this.#endpoints.get(key);
+  /** Points the binding at a snapshot's runtime cluster of the same configuration. Config time. */
+  rebind(c: ClusterView): void {
+    this.cluster = c;
+    const eps = this.#endpoints;
+    for (const h of c.hosts) {
+      const d = eps.get(h.key);
+      if (d === undefined || d.metadata !== h.metadata) eps.set(h.key, this.#bindEndpoint(h.key, h.metadata));
+    }
+    if (eps.size > c.hosts.length) {
+      // Hosts EDS removed (pods come and go): do not keep their bindings forever.
+      const live = new Set<string>();
+      for (const h of c.hosts) live.add(h.key);
+      for (const k of eps.keys()) if (!live.has(k)) eps.delete(k);
+    }
+  }
+
+  #bindEndpoint(key: string, metadata: unknown): DestinationBinding {
+    const c = this.cluster;
+    return new DestinationBinding(this.#metrics, destinationLabels(c.name, c.config.raw, metadata), metadata, this.#metrics.hostStatsFor(c.name, key));
   }
 
   endpoint(key: string): DestinationBinding {
     let d = this.#endpoints.get(key);
     if (d === undefined) {
-      // A host that appeared after binding (DNS re-resolution): bind it once.
+      // A host that appeared after binding (DNS re-resolution), or one a request of an older
+      // snapshot still reached: bind it once.
       let md: unknown = null;
       for (const h of this.cluster.hosts) if (h.key === key) md = h.metadata;
-      d = new DestinationBinding(this.#metrics, destinationLabels(this.cluster.name, this.cluster.config.raw, md));
+      d = this.#bindEndpoint(key, md);
       this.#endpoints.set(key, d);
     }
     return d;
@@ -394,33 +425,139 @@ class ClusterBinding {
   }
 }
 
-/** Picks made per destination of one weighted route. */
-class RoutePicks {
-  readonly byCluster = new Map<string, CounterSeries>();
+/** Picks per destination of one weighted route, and its weir_route_weight series. */
+class RouteBinding {
+  readonly key: string;
+  readonly picks = new Map<string, CounterSeries>();
+  /** One per distinct destination cluster, in config order (values set by publishWeights). */
+  readonly weightSeries: CounterSeries[] = [];
+  readonly #slots = new Map<string, number>();
+  readonly #vh: string;
+  readonly #route: string;
+  /** Destination names in config order (clusterHeader destinations left out), for matches(). */
+  readonly #names: string[] = [];
+  /** Metrics epoch this binding's weights were last published in. */
+  epoch = 0;
+
+  constructor(m: Metrics, key: string, rc: string, vh: string, route: string, wcs: readonly WeightedClusterLike[]) {
+    this.key = key;
+    this.#vh = vh;
+    this.#route = route;
+    for (const wc of wcs) if (wc.clusterHeader === '') this.#names.push(wc.name);
+    for (const wc of wcs) {
+      if (wc.clusterHeader !== '' || this.#slots.has(wc.name)) continue;
+      this.picks.set(wc.name, m.routePicks.series([rc, vh, route, wc.name]));
+      this.#slots.set(wc.name, this.weightSeries.length);
+      this.weightSeries.push(new CounterSeries({ route_config: rc, virtual_host: vh, route, cluster: wc.name }));
+    }
+  }
+
+  slot(cluster: string): number {
+    return this.#slots.get(cluster) as number;
+  }
+
+  /** Same place and destinations as this binding (without building its key). */
+  matches(vh: string, route: string, wcs: readonly WeightedClusterLike[]): boolean {
+    if (vh !== this.#vh || route !== this.#route) return false;
+    const names = this.#names;
+    let j = 0;
+    for (let i = 0; i < wcs.length; i++) {
+      const wc = wcs[i] as WeightedClusterLike;
+      if (wc.clusterHeader !== '') continue;
+      if (j >= names.length || names[j] !== wc.name) return false;
+      j++;
+    }
+    return j === names.length;
+  }
 }
+
+/** A weighted route of one compiled route table: its binding and the weights this table gives it. */
+interface TableRoute {
+  readonly binding: RouteBinding;
+  readonly weights: readonly number[];
+}
+
+/** What one compiled route table binds; reused while the table object is the same (RDS unchanged). */
+class TableBinding {
+  readonly rc: string;
+  /** Route entry object -> picks per destination cluster (the data path's lookup). */
+  readonly entries = new Map<object, Map<string, CounterSeries>>();
+  readonly routes: TableRoute[] = [];
+  constructor(rc: string) {
+    this.rc = rc;
+  }
+
+  /** Every binding is still the one the registry holds for its key (none was pruned). */
+  valid(bindings: ReadonlyMap<string, RouteBinding>): boolean {
+    for (const r of this.routes) if (bindings.get(r.binding.key) !== r.binding) return false;
+    return true;
+  }
+}
+
+const KEY_SEP = '\u0001';
 
 /** Everything one snapshot binds: clusters by name, shared by its listeners. */
 export class SnapshotMetrics {
   readonly versionInfo: string;
-  readonly clusters: Map<string, ClusterBinding>;
-  readonly unknownDestination: DestinationBinding;
-  readonly #metrics: Metrics;
+  readonly clusters = new Map<string, ClusterBinding>();
+  /** The runtime clusters this snapshot was bound with (restored if a later snapshot is rolled back). */
+  readonly views: ReadonlyMap<string, ClusterView>;
   readonly #listeners = new Map<string, ListenerMetrics>();
-  /** weir_route_weight values of this snapshot (republished if a later snapshot is rolled back). */
-  readonly weights: { values: string[]; weight: number }[] = [];
+  /** The distinct route tables of its listeners. */
+  readonly tables: TableBinding[] = [];
+  /** The route bindings whose weights this snapshot published (weir_route_weight at scrape time). */
+  weightBindings: RouteBinding[] = [];
+  /** The epoch of the last publishWeights. */
+  epoch = 0;
 
-  publishWeights(m: Metrics): void {
-    m.routeWeight.clear();
-    for (const w of this.weights) m.routeWeight.series(w.values).value += w.weight;
+  constructor(m: Metrics, snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>, prev: SnapshotMetrics | null) {
+    this.versionInfo = snapshot.versionInfo;
+    this.views = clusters;
+    for (const [name, c] of clusters) {
+      const old = prev?.clusters.get(name);
+      if (old !== undefined && old.raw === c.config.raw) {
+        old.rebind(c);
+        this.clusters.set(name, old);
+      } else this.clusters.set(name, new ClusterBinding(m, c));
+    }
+    for (const l of snapshot.listeners) {
+      const tb = m.tableBinding(l.hcm);
+      // Listeners sharing a route configuration (RDS by name: each listener compiles its own
+      // table of it) publish its weights once, not once per listener.
+      if (!this.tables.some((x) => x.rc === tb.rc)) this.tables.push(tb);
+      this.#listeners.set(l.name, new ListenerMetrics(m, this, l.hcm.statPrefix, tb.entries));
+    }
+    this.publishWeights(m);
   }
 
-  constructor(m: Metrics, snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>) {
-    this.#metrics = m;
-    this.versionInfo = snapshot.versionInfo;
-    this.clusters = new Map();
-    for (const [name, c] of clusters) this.clusters.set(name, new ClusterBinding(m, c));
-    this.unknownDestination = new DestinationBinding(m, UNKNOWN_DESTINATION);
-    for (const l of snapshot.listeners) this.#listeners.set(l.name, new ListenerMetrics(m, this, l.hcm, this.weights));
+  /** Sets weir_route_weight to this snapshot's weights (at bind, and when it is restored). */
+  publishWeights(m: Metrics): void {
+    const epoch = m.nextEpoch();
+    this.epoch = epoch;
+    const out: RouteBinding[] = [];
+    for (const tb of this.tables) {
+      for (const r of tb.routes) {
+        const b = r.binding;
+        const ws = b.weightSeries;
+        if (b.epoch !== epoch) {
+          b.epoch = epoch;
+          for (let i = 0; i < ws.length; i++) (ws[i] as CounterSeries).value = 0;
+          out.push(b);
+        }
+        // Two routes with the same name and destination (or tables sharing a name) add up, as before.
+        const w = r.weights;
+        for (let i = 0; i < w.length; i++) (ws[i] as CounterSeries).value += w[i] as number;
+      }
+    }
+    this.weightBindings = out;
+  }
+
+  /** This snapshot serves again (the next one failed to swap in): its clusters and weights are current. */
+  restore(m: Metrics): void {
+    for (const [name, c] of this.views) {
+      const b = this.clusters.get(name);
+      if (b !== undefined && b.cluster !== c) b.rebind(c);
+    }
     this.publishWeights(m);
   }
 
@@ -430,52 +567,51 @@ export class SnapshotMetrics {
   }
 }
 
+interface WeightedClusterLike {
+  readonly name: string;
+  readonly weight: number;
+  readonly clusterHeader: string;
+}
+
 interface RouteTableLike {
   readonly name?: string;
   readonly virtualHosts?: readonly {
     readonly name: string;
-    readonly routes: readonly { readonly name: string; readonly index: number; readonly weightedClusters: readonly { readonly name: string; readonly weight: number; readonly clusterHeader: string }[] | null }[];
+    readonly routes: readonly { readonly name: string; readonly index: number; readonly weightedClusters: readonly WeightedClusterLike[] | null }[];
   }[];
 }
 
 export class ListenerMetrics implements ListenerObserver {
   readonly #snap: SnapshotMetrics;
+  readonly #metrics: Metrics;
   readonly rqTotal: CounterSeries;
   readonly rqXx: CounterSeries[];
   readonly noRoute: CounterSeries;
   readonly noCluster: CounterSeries;
-  readonly #routes = new Map<object, RoutePicks>();
+  readonly rqTimeout: CounterSeries;
+  readonly upgrades: CounterSeries;
+  readonly #routes: ReadonlyMap<object, Map<string, CounterSeries>>;
 
-  constructor(m: Metrics, snap: SnapshotMetrics, hcm: SnapshotView['listeners'][number]['hcm'], weights: { values: string[]; weight: number }[]) {
+  constructor(m: Metrics, snap: SnapshotMetrics, statPrefix: string, routes: ReadonlyMap<object, Map<string, CounterSeries>>) {
     this.#snap = snap;
-    const p = hcm.statPrefix;
-    this.rqTotal = m.envoyDownstreamRqTotal.series([p]);
-    this.rqXx = [0, 1, 2, 3, 4, 5].map((k) => m.envoyDownstreamRqXx.series([String(k), p]));
-    this.noRoute = m.envoyNoRoute.series([p]);
-    this.noCluster = m.envoyNoCluster.series([p]);
-    const table = hcm.routeTable as RouteTableLike;
-    const rc = hcm.routeConfigName ?? table.name ?? '';
-    for (const vh of table.virtualHosts ?? []) {
-      for (const r of vh.routes) {
-        const wcs = r.weightedClusters;
-        if (wcs === null || wcs === undefined) continue;
-        const picks = new RoutePicks();
-        const route = r.name !== '' ? r.name : `routes[${r.index}]`;
-        for (const wc of wcs) {
-          if (wc.clusterHeader !== '') continue;
-          const values = [rc, vh.name, route, wc.name];
-          picks.byCluster.set(wc.name, m.routePicks.series(values));
-          weights.push({ values, weight: wc.weight });
-        }
-        this.#routes.set(r, picks);
-      }
-    }
+    this.#metrics = m;
+    const p = [statPrefix];
+    this.rqTotal = m.envoyDownstreamRqTotal.series(p);
+    this.rqXx = [0, 1, 2, 3, 4, 5].map((k) => m.envoyDownstreamRqXx.series([String(k), statPrefix]));
+    this.noRoute = m.envoyNoRoute.series(p);
+    this.noCluster = m.envoyNoCluster.series(p);
+    this.rqTimeout = m.envoyDownstreamRqTimeout.series(p);
+    this.upgrades = m.envoyDownstreamUpgrades.series(p);
+    this.#routes = routes;
   }
 
   /** Called by the data path once per finished request. Lookups and increments only. */
   streamDone(s: ObservedStream): void {
     const status = s.status;
     const cls = status >= 100 && status < 600 ? (status / 100) | 0 : 0;
+    // Envoy's HCM counts every stream it answered, its own 400/431/408 to a request it could not
+    // parse or that timed out included (ConnectionManagerImpl: downstream_rq_total,
+    // downstream_rq_<N>xx from the response headers encoded).
     this.rqTotal.value++;
     (this.rqXx[cls] as CounterSeries).value++;
     const flags = s.flags;
@@ -483,7 +619,7 @@ export class ListenerMetrics implements ListenerObserver {
     if (s.entry !== null && clusterName !== null) {
       const rp = this.#routes.get(s.entry);
       if (rp !== undefined) {
-        const c = rp.byCluster.get(clusterName);
+        const c = rp.get(clusterName);
         if (c !== undefined) c.value++;
       }
     }
@@ -492,8 +628,13 @@ export class ListenerMetrics implements ListenerObserver {
     if (cb === undefined) {
       if ((flags & FLAG_NR) !== 0) this.noRoute.value++;
       else if ((flags & FLAG_NC) !== 0) this.noCluster.value++;
-      dest = this.#snap.unknownDestination;
+      // http.<prefix>.downstream_rq_timeout: the HCM's request (headers) timeout answered 408.
+      if (status === 408) this.rqTimeout.value++;
+      dest = this.#metrics.noClusterDestination(s);
     } else {
+      // A WebSocket (or other) upgrade the upstream accepted: the tunnel ended now, under the
+      // cluster that served it (upstream_rq_101) and http.<prefix>.downstream_cx_upgrades_total.
+      if (status === 101) this.upgrades.value++;
       const host = s.upstreamHost;
       if (host !== null) {
         // An upstream was contacted: Envoy charges every attempt and the final code (a local 503
@@ -503,6 +644,10 @@ export class ListenerMetrics implements ListenerObserver {
         (cb.rqXx[cls] as CounterSeries).value++;
         if (s.upstreamServiceTimeMs >= 0) cb.rqTime.observe(s.upstreamServiceTimeMs);
         dest = cb.endpoint(host);
+        const hs = dest.host as HostStats;
+        hs.rqTotal++;
+        if (status >= 500) hs.rqError++;
+        if ((flags & FLAG_UT) !== 0) hs.rqTimeout++;
       } else dest = cb.clusterDestination;
       if (s.retriesDone > 0) cb.retry.value += s.retriesDone;
       if (flags !== 0) {
@@ -524,7 +669,20 @@ export class ListenerMetrics implements ListenerObserver {
 
 export interface MetricsOptions {
   node?: NodeView;
+  /**
+   * Istio's stats PluginConfig `disable_host_header_fallback` (istiod sets it on gateways): a
+   * request that reached no cluster (NR, NC, DPE) reports destination_service="unknown" instead of
+   * its Host header.
+   */
+  disableHostHeaderFallback?: boolean;
 }
+
+/**
+ * Distinct Host headers bound as destination_service for requests that reached no cluster. Istio
+ * has no bound; weir stops at this many (later ones report "unknown") so that a client sending
+ * random Host headers cannot grow the registry without limit.
+ */
+export const MAX_HOST_HEADER_DESTINATIONS = 256;
 
 export class Metrics implements XdsStats {
   readonly registry: Registry;
@@ -553,6 +711,8 @@ export class Metrics implements XdsStats {
   readonly envoyDownstreamRqXx: MetricFamily<CounterSeries>;
   readonly envoyNoRoute: MetricFamily<CounterSeries>;
   readonly envoyNoCluster: MetricFamily<CounterSeries>;
+  readonly envoyDownstreamRqTimeout: MetricFamily<CounterSeries>;
+  readonly envoyDownstreamUpgrades: MetricFamily<CounterSeries>;
   // weir
   readonly routePicks: MetricFamily<CounterSeries>;
   readonly routeWeight: MetricFamily<CounterSeries>;
@@ -571,12 +731,25 @@ export class Metrics implements XdsStats {
   #previousClusters: ReadonlyMap<string, ClusterView> = new Map();
   #previousConfig: { version: string; appliedAt: number } | null = null;
   readonly #xdsAcceptedAt = new Map<string, number>();
+  /** Weighted routes by (route config, virtual host, route, destinations): reused across snapshots. */
+  readonly #routeBindings = new Map<string, RouteBinding>();
+  readonly #tableBindings = new WeakMap<object, TableBinding>();
+  /** The last table bound per route config name (its routes are walked by the next one). */
+  readonly #lastTables = new Map<string, TableBinding>();
+  #epoch = 0;
+  /** Per (cluster, host) counters for /clusters, across snapshots. */
+  readonly #hostStats = new Map<string, HostStats>();
+  readonly #unknownDestination: DestinationBinding;
+  readonly #hostDestinations = new Map<string, DestinationBinding>();
+  readonly #hostHeaderFallback: boolean;
   #configVersion = '';
   #configAppliedAt = 0;
   #configRejected: { version: string; errors: readonly string[]; at: number } | null = null;
 
   constructor(opts: MetricsOptions = {}) {
     this.source = sourceLabels(opts.node);
+    this.#hostHeaderFallback = opts.disableHostHeaderFallback !== true;
+    this.#unknownDestination = new DestinationBinding(this, UNKNOWN_DESTINATION, null, null);
     const r = (this.registry = new Registry());
     const C = (name: string, help: string, labels: readonly string[], aggregator: 'sum' | 'max' | 'first' = 'sum'): MetricFamily<CounterSeries> =>
       new MetricFamily<CounterSeries>(name, help, 'counter', labels, { aggregator }).register(r);
@@ -607,6 +780,8 @@ export class Metrics implements XdsStats {
     this.envoyDownstreamRqXx = C('envoy_http_downstream_rq_xx', 'http.<stat_prefix>.downstream_rq_<N>xx: downstream responses by class.', ['envoy_response_code_class', 'envoy_http_conn_manager_prefix']);
     this.envoyNoRoute = C('envoy_http_no_route', 'http.<stat_prefix>.no_route: requests with no route (404 NR).', hp);
     this.envoyNoCluster = C('envoy_http_no_cluster', 'http.<stat_prefix>.no_cluster: requests whose cluster does not exist (503 NC).', hp);
+    this.envoyDownstreamRqTimeout = C('envoy_http_downstream_rq_timeout', 'http.<stat_prefix>.downstream_rq_timeout: requests closed by the request timeout (408).', hp);
+    this.envoyDownstreamUpgrades = C('envoy_http_downstream_cx_upgrades_total', 'http.<stat_prefix>.downstream_cx_upgrades_total: upgraded connections (101, WebSocket).', hp);
     const rl = ['route_config', 'virtual_host', 'route', 'cluster'];
     this.routePicks = C('weir_route_picks_total', 'Requests sent to each destination of a weighted route.', rl);
     this.routeWeight = G('weir_route_weight', 'Configured weight of each destination of a weighted route.', rl, 'max');
@@ -621,6 +796,8 @@ export class Metrics implements XdsStats {
 
     // Scrape-time gauges.
     this.envoyCxActive.collect = () => this.#collectClusters();
+    // The serving snapshot's weights, whatever binding they live in (no per-update rebuild).
+    this.routeWeight.source = () => this.#weightSeries();
     this.xdsSinceAccepted.collect = () => {
       const now = Date.now();
       for (const [t, at] of this.#xdsAcceptedAt) this.xdsSinceAccepted.series([t]).value = Math.round((now - at) / 100) / 10;
@@ -629,18 +806,127 @@ export class Metrics implements XdsStats {
 
   /** Binds a snapshot's listeners and clusters; the data path stores the result per listener. */
   bindSnapshot(snapshot: SnapshotView, clusters: ReadonlyMap<string, ClusterView>): SnapshotMetrics {
-    const b = new SnapshotMetrics(this, snapshot, clusters);
+    const b = new SnapshotMetrics(this, snapshot, clusters, this.#current);
     this.#previous = this.#current;
     this.#previousClusters = this.#clusters === clusters ? this.#previousClusters : this.#clusters;
     this.#clusters = clusters;
     this.#current = b;
+    this.#prune();
     return b;
   }
 
-  /** Per-host counters of the current snapshot (admin /clusters). */
+  /**
+   * Drops route bindings and host counters neither the current nor the previous snapshot (kept
+   * for a rollback) uses. Counter series stay in their families, as before: a route or host that
+   * comes back continues its counts.
+   */
+  #prune(): void {
+    const keep = this.#previous !== null ? Math.min(this.#previous.epoch, this.#current!.epoch) : this.#current!.epoch;
+    for (const [k, b] of this.#routeBindings) if (b.epoch < keep) this.#routeBindings.delete(k);
+    // A route config no longer served must not keep its last compiled table alive.
+    for (const [rc, tb] of this.#lastTables) if (!this.#current!.tables.includes(tb) && !(this.#previous?.tables.includes(tb) ?? false)) this.#lastTables.delete(rc);
+    let hosts = 0;
+    for (const c of this.#clusters.values()) hosts += c.hosts.length;
+    for (const c of this.#previousClusters.values()) hosts += c.hosts.length;
+    if (this.#hostStats.size <= 2 * hosts + 256) return;
+    const live = new Set<string>();
+    for (const m of [this.#clusters, this.#previousClusters]) for (const c of m.values()) for (const h of c.hosts) live.add(c.name + KEY_SEP + h.key);
+    for (const k of this.#hostStats.keys()) if (!live.has(k)) this.#hostStats.delete(k);
+  }
+
+  /** A new publish epoch (SnapshotMetrics.publishWeights). */
+  nextEpoch(): number {
+    return ++this.#epoch;
+  }
+
+  /** The binding of an HCM's compiled route table: reused while the table object is the same. Config time. */
+  tableBinding(hcm: SnapshotView['listeners'][number]['hcm']): TableBinding {
+    const t = hcm.routeTable;
+    const table: RouteTableLike = typeof t === 'object' && t !== null ? (t as RouteTableLike) : {};
+    const rc = hcm.routeConfigName ?? table.name ?? '';
+    const cached = table === t ? this.#tableBindings.get(table) : undefined;
+    if (cached !== undefined && cached.rc === rc && cached.valid(this.#routeBindings)) return cached;
+    const tb = new TableBinding(rc);
+    // An RDS update usually keeps the routes and changes weights: walk the last table of this name
+    // alongside and reuse its bindings in order while they match, without building keys.
+    const prev = this.#lastTables.get(rc);
+    const bindings = this.#routeBindings;
+    let pi = 0;
+    for (const vh of table.virtualHosts ?? []) {
+      for (const r of vh.routes) {
+        const wcs = r.weightedClusters;
+        if (wcs === null || wcs === undefined) continue;
+        const route = r.name !== '' ? r.name : 'routes[' + r.index + ']';
+        const pr = prev !== undefined ? prev.routes[pi++] : undefined;
+        let b = pr !== undefined && pr.binding.matches(vh.name, route, wcs) && bindings.get(pr.binding.key) === pr.binding ? pr.binding : undefined;
+        if (b === undefined) {
+          // The identity of a weighted route: where it is and where it sends. Weights are not part
+          // of it (they change with every canary step); they are set by publishWeights.
+          let key = rc + KEY_SEP + vh.name + KEY_SEP + route;
+          for (const wc of wcs) if (wc.clusterHeader === '') key += KEY_SEP + wc.name;
+          b = bindings.get(key);
+          if (b === undefined) {
+            b = new RouteBinding(this, key, rc, vh.name, route, wcs);
+            bindings.set(key, b);
+          }
+        }
+        const weights = new Array<number>(b.weightSeries.length).fill(0);
+        for (const wc of wcs) {
+          if (wc.clusterHeader === '') {
+            const i = b.slot(wc.name);
+            weights[i] = (weights[i] as number) + wc.weight;
+          }
+        }
+        tb.entries.set(r, b.picks);
+        tb.routes.push({ binding: b, weights });
+      }
+    }
+    if (table === t) this.#tableBindings.set(table, tb);
+    this.#lastTables.set(rc, tb);
+    return tb;
+  }
+
+  *#weightSeries(): IterableIterator<CounterSeries> {
+    const cur = this.#current;
+    if (cur === null) return;
+    for (const b of cur.weightBindings) yield* b.weightSeries;
+  }
+
+  /** The persistent per-host counters of (cluster, host). Config time. */
+  hostStatsFor(cluster: string, hostKey: string): HostStats {
+    const k = cluster + KEY_SEP + hostKey;
+    let h = this.#hostStats.get(k);
+    if (h === undefined) {
+      h = new HostStats();
+      this.#hostStats.set(k, h);
+    }
+    return h;
+  }
+
+  /**
+   * The Istio destination of a request that reached no cluster (no route, unknown cluster, a
+   * downstream protocol error): Istio's client-side stats filter reports destination_service and
+   * destination_service_name from the Host header when there is one (unless
+   * disable_host_header_fallback), every other destination_* label unknown
+   * (istio/proxy source/extensions/filters/http/istio_stats populatePeerInfo).
+   */
+  noClusterDestination(s: ObservedStream): DestinationBinding {
+    if (!this.#hostHeaderFallback || s.requestHeader === undefined) return this.#unknownDestination;
+    const host = s.requestHeader(':authority');
+    if (host === undefined || host === '') return this.#unknownDestination;
+    let d = this.#hostDestinations.get(host);
+    if (d === undefined) {
+      if (this.#hostDestinations.size >= MAX_HOST_HEADER_DESTINATIONS) return this.#unknownDestination;
+      d = new DestinationBinding(this, { ...UNKNOWN_DESTINATION, service: host, serviceName: host }, null, null);
+      this.#hostDestinations.set(host, d);
+    }
+    return d;
+  }
+
+  /** Per-host counters (admin /clusters): requests that ended at the host, 5xx, timeouts. */
   hostCounters(cluster: string, hostKey: string): { rqTotal: number; rqError: number; rqSuccess: number; rqTimeout: number } {
-    const d = this.#current?.clusters.get(cluster)?.peekEndpoint(hostKey);
-    return d === undefined ? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 } : d.totals();
+    const h = this.#hostStats.get(cluster + KEY_SEP + hostKey);
+    return h === undefined ? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 } : { rqTotal: h.rqTotal, rqError: h.rqError, rqSuccess: h.rqTotal - h.rqError, rqTimeout: h.rqTimeout };
   }
 
   istioSetFor(d: DestinationLabels, code: number, flags: number): IstioSet {
@@ -684,7 +970,7 @@ export class Metrics implements XdsStats {
       this.#current = this.#previous;
       this.#clusters = this.#previousClusters;
       this.#previous = null;
-      this.#current.publishWeights(this);
+      this.#current.restore(this);
       if (this.#previousConfig !== null && this.#configVersion === version) {
         const p = this.#previousConfig;
         this.#configVersion = p.version;
