@@ -23,6 +23,8 @@ export interface FieldInfo {
   readonly repeated: boolean;
   /** For a map field: the value field of the synthesized entry (key is always a scalar). */
   readonly mapValue: FieldInfo | undefined;
+  /** For a map field: the key's scalar type (`TYPE_STRING`, ...); '' otherwise. */
+  readonly mapKey: string;
   readonly kind: FieldKind;
   /** `TYPE_STRING`, `TYPE_UINT64`, ... for scalars; `TYPE_MESSAGE` / `TYPE_ENUM` otherwise. */
   readonly scalar: string;
@@ -41,6 +43,11 @@ export interface ProtoRegistry {
   readonly packageDefinition: protoLoader.PackageDefinition;
   message(fullName: string): MessageInfo | undefined;
   isEnum(fullName: string): boolean;
+  /**
+   * An enum's names by number, as protobufjs names a decoded value (the first name declared for a
+   * number wins; weir's subset declares no aliases). Undefined for an unknown enum.
+   */
+  enumNames(fullName: string): ReadonlyMap<number, string> | undefined;
   /** Top-level messages only (what an Any can carry). */
   serialize(fullName: string, obj: object): Buffer;
   deserialize(fullName: string, buf: Buffer): Record<string, unknown>;
@@ -65,11 +72,15 @@ interface RawField {
   type: string;
   typeName: string;
 }
+interface RawEnum {
+  name: string;
+  value?: { name: string; number: number }[];
+}
 interface RawMessage {
   name: string;
   field: RawField[];
   nestedType: RawMessage[];
-  enumType: { name: string }[];
+  enumType: RawEnum[];
   options: { mapEntry?: boolean } | null;
 }
 
@@ -100,19 +111,26 @@ export function buildRegistry(pd: protoLoader.PackageDefinition): ProtoRegistry 
   // full name first, then resolve with protobuf's scoping rule (innermost scope outwards).
   const rawMessages = new Map<string, RawMessage>();
   const enums = new Set<string>();
+  const enumNames = new Map<string, Map<number, string>>();
+  const addEnum = (full: string, e: RawEnum): void => {
+    enums.add(full);
+    const byNumber = new Map<number, string>();
+    for (const v of e.value ?? []) if (!byNumber.has(v.number)) byNumber.set(v.number, v.name);
+    enumNames.set(full, byNumber);
+  };
   const mapEntries = new Map<string, RawMessage>();
   const collect = (scope: string, m: RawMessage): void => {
     const full = scope + '.' + m.name;
     if (m.options?.mapEntry) mapEntries.set(full, m);
     else rawMessages.set(full, m);
-    for (const e of m.enumType) enums.add(full + '.' + e.name);
+    for (const e of m.enumType) addEnum(full + '.' + e.name, e);
     for (const n of m.nestedType) collect(full, n);
   };
   for (const [name, def] of Object.entries(pd)) {
     const d = def as { format?: string; type?: unknown };
     const pkg = name.split('.').slice(0, -1).join('.');
     if (d.format === 'Protocol Buffer 3 DescriptorProto') collect(pkg, d.type as RawMessage);
-    else if (d.format === 'Protocol Buffer 3 EnumDescriptorProto') enums.add(name);
+    else if (d.format === 'Protocol Buffer 3 EnumDescriptorProto') addEnum(name, d.type as RawEnum);
   }
   const known = (n: string): boolean => rawMessages.has(n) || enums.has(n) || mapEntries.has(n);
   const resolve = (scope: string, ref: string): string => {
@@ -133,7 +151,9 @@ export function buildRegistry(pd: protoLoader.PackageDefinition): ProtoRegistry 
     const typeName = isMsg || isEnum ? resolve(scope, f.typeName) : '';
     const entry = isMsg ? mapEntries.get(typeName) : undefined;
     let mapValue: FieldInfo | undefined;
+    let mapKey = '';
     if (entry) {
+      mapKey = entry.field.find((x) => x.name === 'key')?.type ?? '';
       const v = entry.field.find((x) => x.name === 'value');
       if (!v) throw new XdsError(`map entry ${typeName} without value`);
       mapValue = toField(typeName, v);
@@ -143,6 +163,7 @@ export function buildRegistry(pd: protoLoader.PackageDefinition): ProtoRegistry 
       number: f.number,
       repeated: f.label === 'LABEL_REPEATED' && !entry,
       mapValue,
+      mapKey,
       kind: isMsg ? 'message' : isEnum ? 'enum' : 'scalar',
       scalar: f.type,
       typeName,
@@ -167,6 +188,7 @@ export function buildRegistry(pd: protoLoader.PackageDefinition): ProtoRegistry 
     packageDefinition: pd,
     message: (n) => messages.get(n),
     isEnum: (n) => enums.has(n),
+    enumNames: (n) => enumNames.get(n),
     canSerialize: (n) => {
       const d = pd[n] as { serialize?: unknown } | undefined;
       return !!d && typeof d.serialize === 'function';

@@ -13,6 +13,7 @@ import type { Validated } from '../route/types';
 import { XdsError } from '../errors';
 import { isObject } from '../util/proto-json';
 import { loadProtos, type FieldInfo, type ProtoRegistry } from './protos';
+import { decodeWire, durationString, int64ToJson } from './wire-decoder';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 const RESOURCE_WRAPPER = 'envoy.service.discovery.v3.Resource';
@@ -57,31 +58,6 @@ export function resourceName(typeUrl: string, resource: Resource): string {
 }
 
 // ---------------------------------------------------------------- decode (protobuf -> plain JSON)
-
-function durationString(seconds: unknown, nanos: unknown): string {
-  let s = BigInt(typeof seconds === 'string' || typeof seconds === 'number' ? seconds : 0);
-  let n = typeof nanos === 'number' ? nanos : 0;
-  const neg = s < 0n || n < 0;
-  if (neg) {
-    s = -s;
-    n = -n;
-  }
-  let frac = '';
-  if (n !== 0) {
-    // Shortest exact form ("1.5s", "0.25s"), as people write Envoy YAML; proto3 JSON parsers
-    // accept any number of fractional digits up to 9.
-    frac = '.' + String(n).padStart(9, '0').replace(/0+$/, '');
-  }
-  return (neg ? '-' : '') + s.toString() + frac + 's';
-}
-
-function int64ToJson(v: unknown): unknown {
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) {
-    const n = Number(v);
-    return Number.isSafeInteger(n) ? n : v;
-  }
-  return v;
-}
 
 // google.protobuf.Value as proto-loader decodes it: protobufjs' bundled struct.proto names the
 // members in lowerCamelCase (nullValue, numberValue, ...).
@@ -220,14 +196,45 @@ export function decodeResource(
     if (a.type_url !== typeUrl) return { errors: [`resource of type ${a.type_url} in a response for ${typeUrl}`] };
     const typeName = typeNameOf(typeUrl);
     if (!reg.canSerialize(typeName)) return { errors: [`unsupported resource type ${typeUrl}`] };
-    const d = new Decoder(reg);
-    const resource = d.message(typeName, reg.deserialize(typeName, Buffer.from(a.value)), '');
+    const bytes = Buffer.isBuffer(a.value) ? a.value : Buffer.from(a.value);
+    let resource: Resource;
+    let notes: readonly string[];
+    const fast = decodeFast(reg, typeName, bytes);
+    if (fast !== undefined) ({ message: resource, notes } = fast);
+    else {
+      const d = new Decoder(reg);
+      resource = d.message(typeName, reg.deserialize(typeName, Buffer.from(bytes)), '');
+      notes = d.notes;
+    }
     const name = resourceName(typeUrl, resource);
     if (!name) return { errors: [`${typeUrl === TYPE_URL.CLUSTER_LOAD_ASSIGNMENT ? 'cluster_name' : 'name'}: required`] };
-    return { value: { name, resource, notes: d.notes } };
+    return { value: { name, resource, notes } };
   } catch (e) {
     return { errors: [`cannot decode ${typeNameOf(typeUrl)}: ${(e as Error).message}`] };
   }
+}
+
+/** Set WEIR_XDS_REFERENCE_DECODER=1 to decode with the reference path only (tests, diagnosis). */
+const REFERENCE_ONLY = process.env.WEIR_XDS_REFERENCE_DECODER === '1';
+
+/**
+ * The one-pass wire decoder's answer, or undefined when the reference path (protobufjs decode +
+ * toObject + the walk above) must decide: on any doubt the wire decoder gives up rather than guess,
+ * and the reference's result or error is the answer (wire-decoder.ts).
+ */
+function decodeFast(reg: ProtoRegistry, typeName: string, bytes: Buffer): { message: Resource; notes: string[] } | undefined {
+  if (REFERENCE_ONLY) return undefined;
+  try {
+    return decodeWire(reg, typeName, bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The reference decode (protobufjs, then proto3 JSON), for tests that compare it with the wire decoder. */
+export function decodeReference(typeName: string, bytes: Buffer, reg: ProtoRegistry = loadProtos()): { message: Resource; notes: string[] } {
+  const d = new Decoder(reg);
+  return { message: d.message(typeName, reg.deserialize(typeName, Buffer.from(bytes)), ''), notes: d.notes };
 }
 
 /** Decode any message (not only resources) to proto3 JSON, e.g. a DiscoveryRequest's `node`. */
