@@ -19,7 +19,8 @@ import type { MetricJson } from './metric-family';
 import { buildConfigDump, selectConfigDump, type ConfigDumpInput } from './config-dump';
 import { statLines, statsJson, statsText } from './stats-text';
 import { DASHBOARD_HTML, dashboardData } from './dashboard';
-import { collectWorkerMetrics } from './worker-metrics';
+import { askWorkers, collectWorkerMetrics, WORKER_TIMEOUT_MS, METRICS_TIMEOUT_MS, type ListenerStatus } from './worker-metrics';
+import { clusterStatuses, clustersJson, clustersText, mergeClusterStatuses, type ClusterStatus } from './cluster-status';
 import { chooseListener, clusterInfos, explainRequest, formatExplanation, type ExplainRequest } from './explain';
 
 /** Envoy's server states (envoy.admin.v3.ServerInfo.State). */
@@ -63,8 +64,14 @@ export interface AdminServerOptions {
   proxy?: AdminProxy | null;
   /** This process's metrics (single process, or a worker). */
   metrics?: Metrics | null;
-  /** The primary of --concurrency N: metrics come from the workers, merged. */
+  /**
+   * The primary of --concurrency N: metrics, /clusters and /listeners come from the workers (over
+   * IPC, src/admin/worker-metrics.ts), merged. Responses that had to leave a worker out (it did not
+   * answer within the time bound) say so in `x-weir-workers: <answered>/<asked>`.
+   */
   aggregateWorkers?: boolean;
+  /** Bound on waiting for the workers' answers to /clusters and /listeners (ms); metrics get twice it. */
+  workerTimeoutMs?: number;
   /** What /config_dump shows (bootstrap, static resources, ADS state, file sources). */
   configDump?: () => ConfigDumpInput;
   node?: object;
@@ -113,9 +120,14 @@ const TEXT = 'text/plain; charset=UTF-8';
 const JSON_TYPE = 'application/json';
 const PROM = 'text/plain; version=0.0.4; charset=utf-8';
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff' });
+function send(res: http.ServerResponse, status: number, type: string, body: string, extra?: { [k: string]: string }): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff', ...extra });
   res.end(body);
+}
+
+/** `x-weir-workers: answered/asked` for a response merged from --concurrency workers. */
+function workersHeader(w: { answered: number; asked: number } | null): { [k: string]: string } | undefined {
+  return w === null ? undefined : { 'x-weir-workers': `${w.answered}/${w.asked}` };
 }
 
 /** proto3 JSON leaves unset fields out (the bootstrap loader keeps `locality: null`). */
@@ -183,14 +195,44 @@ export class AdminServer {
     });
   }
 
-  async #registry(): Promise<Registry | null> {
-    if (this.#opts.aggregateWorkers) return (await collectWorkerMetrics()).registry;
-    return this.#opts.metrics?.registry ?? null;
+  async #registry(): Promise<{ registry: Registry | null; workers: { answered: number; asked: number } | null }> {
+    if (this.#opts.aggregateWorkers) {
+      const w = await collectWorkerMetrics(this.#opts.workerTimeoutMs !== undefined ? 2 * this.#opts.workerTimeoutMs : METRICS_TIMEOUT_MS);
+      return { registry: w.registry, workers: { answered: w.workers, asked: w.asked } };
+    }
+    return { registry: this.#opts.metrics?.registry ?? null, workers: null };
   }
 
-  async #metricsJson(): Promise<MetricJson[]> {
-    const r = await this.#registry();
-    return r === null ? [] : ((await r.getMetricsAsJSON()) as unknown as MetricJson[]);
+  async #metricsJson(): Promise<{ metrics: MetricJson[]; workers: { answered: number; asked: number } | null }> {
+    const { registry, workers } = await this.#registry();
+    return { metrics: registry === null ? [] : ((await registry.getMetricsAsJSON()) as unknown as MetricJson[]), workers };
+  }
+
+  /** /clusters: this process's clusters, or (primary) every worker's merged. */
+  async #clusterStatuses(): Promise<{ statuses: ClusterStatus[]; workers: { answered: number; asked: number } | null }> {
+    const o = this.#opts;
+    if (o.aggregateWorkers) {
+      const { answers, asked } = await askWorkers('clusters', o.workerTimeoutMs ?? WORKER_TIMEOUT_MS);
+      return { statuses: mergeClusterStatuses(answers), workers: { answered: answers.length, asked } };
+    }
+    return { statuses: clusterStatuses(o.proxy?.clusters.values(), o.metrics), workers: null };
+  }
+
+  /**
+   * /listeners: the addresses bound. The primary asks the workers (they hold the servers; a port 0
+   * listener's port is known only there) and falls back to its own view when none answers.
+   */
+  async #listeners(): Promise<{ listeners: ListenerStatus[]; workers: { answered: number; asked: number } | null }> {
+    const o = this.#opts;
+    if (o.aggregateWorkers) {
+      const { answers, asked } = await askWorkers('listeners', o.workerTimeoutMs ?? WORKER_TIMEOUT_MS);
+      // Workers share each socket (node:cluster): the same name and address in every answer.
+      const byName = new Map<string, ListenerStatus>();
+      for (const a of answers) for (const l of a) if (!byName.has(l.name)) byName.set(l.name, l);
+      const listeners = answers.length > 0 ? [...byName.values()] : (o.proxy?.listeners() ?? []);
+      return { listeners, workers: { answered: answers.length, asked } };
+    }
+    return { listeners: o.proxy?.listeners() ?? [], workers: null };
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -258,9 +300,10 @@ export class AdminServer {
           }
         }
         if (q.get('format') === 'prometheus') return this.#prometheus(res);
-        const lines = statLines(await this.#metricsJson(), re, q.has('usedonly'));
-        if (q.get('format') === 'json') return send(res, 200, JSON_TYPE, statsJson(lines) + '\n');
-        return send(res, 200, TEXT, statsText(lines));
+        const { metrics, workers } = await this.#metricsJson();
+        const lines = statLines(metrics, re, q.has('usedonly'));
+        if (q.get('format') === 'json') return send(res, 200, JSON_TYPE, statsJson(lines) + '\n', workersHeader(workers));
+        return send(res, 200, TEXT, statsText(lines), workersHeader(workers));
       }
       case '/stats/prometheus':
         return this.#prometheus(res);
@@ -271,21 +314,25 @@ export class AdminServer {
         if (sel === null) return send(res, 404, TEXT, `${q.get('resource')} not found in config dump\n`);
         return send(res, 200, JSON_TYPE, JSON.stringify(sel, null, 2) + '\n');
       }
-      case '/clusters':
-        return q.get('format') === 'json' ? send(res, 200, JSON_TYPE, JSON.stringify(this.#clustersJson(), null, 2) + '\n') : send(res, 200, TEXT, this.#clustersText());
+      case '/clusters': {
+        const { statuses, workers } = await this.#clusterStatuses();
+        const added = (name: string): boolean => this.#addedViaApi(name);
+        if (q.get('format') === 'json') return send(res, 200, JSON_TYPE, JSON.stringify(clustersJson(statuses, added), null, 2) + '\n', workersHeader(workers));
+        return send(res, 200, TEXT, clustersText(statuses, added), workersHeader(workers));
+      }
       case '/listeners': {
-        const ls = o.proxy?.listeners() ?? [];
+        const { listeners: ls, workers } = await this.#listeners();
         if (q.get('format') === 'json') {
-          return send(res, 200, JSON_TYPE, JSON.stringify({ listener_statuses: ls.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address, port_value: l.port } } })) }, null, 2) + '\n');
+          return send(res, 200, JSON_TYPE, JSON.stringify({ listener_statuses: ls.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address, port_value: l.port } } })) }, null, 2) + '\n', workersHeader(workers));
         }
-        return send(res, 200, TEXT, ls.map((l) => `${l.name}::${l.address}:${l.port}\n`).join(''));
+        return send(res, 200, TEXT, ls.map((l) => `${l.name}::${l.address}:${l.port}\n`).join(''), workersHeader(workers));
       }
       case '/weir':
       case '/dashboard':
         return send(res, 200, 'text/html; charset=UTF-8', DASHBOARD_HTML);
       case '/weir/data.json': {
         const rej = o.metrics?.configState.rejected;
-        return send(res, 200, JSON_TYPE, JSON.stringify(dashboardData(await this.#metricsJson(), rej ? rej.errors : [])));
+        return send(res, 200, JSON_TYPE, JSON.stringify(dashboardData((await this.#metricsJson()).metrics, rej ? rej.errors : [])));
       }
       case '/explain':
         return this.#explain(req, res, q);
@@ -293,8 +340,8 @@ export class AdminServer {
   }
 
   async #prometheus(res: http.ServerResponse): Promise<void> {
-    const r = await this.#registry();
-    send(res, 200, PROM, r === null ? '' : await r.metrics());
+    const { registry, workers } = await this.#registry();
+    send(res, 200, PROM, registry === null ? '' : await registry.metrics(), workersHeader(workers));
   }
 
   #serverInfo(): object {
@@ -311,68 +358,9 @@ export class AdminServer {
     };
   }
 
-  #clustersText(): string {
-    const p = this.#opts.proxy;
-    if (!p) return '';
-    const m = this.#opts.metrics;
-    let s = '';
-    for (const c of p.clusters.values()) {
-      const n = c.name;
-      const cb = c.config.circuitBreakers;
-      s += `${n}::observability_name::${n}\n`;
-      for (const prio of ['default_priority', 'high_priority']) {
-        s += `${n}::${prio}::max_connections::${cb.maxConnections}\n${n}::${prio}::max_pending_requests::${cb.maxPendingRequests}\n`;
-        s += `${n}::${prio}::max_requests::${cb.maxRequests}\n${n}::${prio}::max_retries::${cb.maxRetries}\n`;
-      }
-      s += `${n}::added_via_api::${this.#addedViaApi(n)}\n`;
-      for (const h of c.hosts) {
-        const k = `${n}::${h.key}`;
-        const t = m?.hostCounters(n, h.key) ?? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 };
-        const cx = (h.pool as { stats?: { connected?: number } } | null)?.stats?.connected ?? 0;
-        s += `${k}::cx_active::${cx}\n${k}::rq_active::${h.active}\n${k}::rq_error::${t.rqError}\n${k}::rq_success::${t.rqSuccess}\n`;
-        s += `${k}::rq_timeout::${t.rqTimeout}\n${k}::rq_total::${t.rqTotal}\n${k}::hostname::${h.hostname === h.address ? '' : h.hostname}\n`;
-        s += `${k}::health_flags::${h.healthy ? 'healthy' : '/failed_eds_health'}\n${k}::weight::${h.weight}\n`;
-        s += `${k}::region::${h.locality?.region ?? ''}\n${k}::zone::${h.locality?.zone ?? ''}\n${k}::sub_zone::${h.locality?.subZone ?? ''}\n`;
-        s += `${k}::canary::false\n${k}::priority::${h.priority}\n${k}::success_rate::-1\n${k}::local_origin_success_rate::-1\n`;
-      }
-    }
-    return s;
-  }
-
   #addedViaApi(name: string): boolean {
     const st = this.#opts.configDump?.().staticSet;
     return st ? !st.clusters.some((c) => c.name === name) : false;
-  }
-
-  #clustersJson(): object {
-    const p = this.#opts.proxy;
-    const m = this.#opts.metrics;
-    const statuses = [...(p?.clusters.values() ?? [])].map((c) => ({
-      name: c.name,
-      observability_name: c.name,
-      added_via_api: this.#addedViaApi(c.name),
-      host_statuses: c.hosts.map((h) => {
-        const t = m?.hostCounters(c.name, h.key) ?? { rqTotal: 0, rqError: 0, rqSuccess: 0, rqTimeout: 0 };
-        const cx = (h.pool as { stats?: { connected?: number } } | null)?.stats?.connected ?? 0;
-        return {
-          address: { socket_address: { address: h.address, port_value: h.port } },
-          stats: [
-            { name: 'cx_active', type: 'GAUGE', value: String(cx) },
-            { name: 'rq_active', type: 'GAUGE', value: String(h.active) },
-            { name: 'rq_error', value: String(t.rqError) },
-            { name: 'rq_success', value: String(t.rqSuccess) },
-            { name: 'rq_timeout', value: String(t.rqTimeout) },
-            { name: 'rq_total', value: String(t.rqTotal) },
-          ],
-          health_status: { eds_health_status: h.healthy ? 'HEALTHY' : 'UNHEALTHY' },
-          weight: h.weight,
-          ...(h.hostname !== h.address ? { hostname: h.hostname } : {}),
-          ...(h.locality ? { locality: { region: h.locality.region, zone: h.locality.zone, sub_zone: h.locality.subZone } } : {}),
-          priority: h.priority,
-        };
-      }),
-    }));
-    return { cluster_statuses: statuses };
   }
 
   #explain(_req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): void {

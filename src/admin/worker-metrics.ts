@@ -1,60 +1,135 @@
-// --concurrency N: every worker keeps its own metrics; the primary's admin endpoint asks each
-// worker for its registry's JSON over the node:cluster IPC channel and merges them with
-// prom-client's AggregatorRegistry.aggregate (each family's aggregator: counters and histograms
-// sum, config gauges take the max). weir's own message types, so prom-client's listeners (which
-// weir does not install) and serve.ts's drain messages are not confused with them.
+// --concurrency N: every worker keeps its own metrics and runtime clusters; the primary's admin
+// endpoint asks each worker over the node:cluster IPC channel and merges the answers:
+//   - metrics: the registry's JSON, merged with prom-client's AggregatorRegistry.aggregate (each
+//     family's aggregator: counters and histograms sum, config gauges take the max);
+//   - clusters: /clusters statuses (cluster-status.ts), each endpoint once, counters summed;
+//   - listeners: the addresses the workers actually serve (node:cluster shares one socket, so a
+//     port 0 listener is one ephemeral port, which only the workers' servers report).
+// weir's own message types, so prom-client's listeners (which weir does not install) and
+// serve.ts's drain messages are not confused with them. Every question has a time bound: a worker
+// that is busy, stopped or dies is left out of the answer (and counted as missing) rather than
+// holding the admin request.
 
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { MetricJson } from './metric-family';
+import type { ClusterStatus } from './cluster-status';
 
-const REQUEST = 'weir:metrics-request';
-const RESPONSE = 'weir:metrics-response';
+const REQUEST = 'weir:admin-request';
+const RESPONSE = 'weir:admin-response';
+
+export interface ListenerStatus {
+  name: string;
+  address: string;
+  port: number;
+}
+
+/** What a worker answers, per question. */
+export interface WorkerAnswers {
+  metrics: MetricJson[];
+  clusters: ClusterStatus[];
+  listeners: ListenerStatus[];
+}
+export type WorkerQuestion = keyof WorkerAnswers;
 
 interface Request {
   weir: typeof REQUEST;
   id: number;
+  kind: WorkerQuestion;
 }
 interface Response {
   weir: typeof RESPONSE;
   id: number;
-  metrics: MetricJson[];
+  kind: WorkerQuestion;
+  value: unknown;
 }
 
-/** In a worker: answer the primary's metric requests from `registry`. Returns a detach function. */
-export function serveWorkerMetrics(registry: Registry): () => void {
+/** Default bound for /clusters and /listeners (cheap to answer); metrics get METRICS_TIMEOUT_MS. */
+export const WORKER_TIMEOUT_MS = 1000;
+export const METRICS_TIMEOUT_MS = 2000;
+
+/** What a worker offers the primary. Absent parts answer empty. */
+export interface WorkerAdminSource {
+  registry?: Registry | null;
+  clusters?: () => ClusterStatus[];
+  listeners?: () => ListenerStatus[];
+}
+
+/** In a worker: answer the primary's admin questions. Returns a detach function. */
+export function serveWorkerAdmin(src: WorkerAdminSource): () => void {
+  const reply = (m: Request, value: unknown): void => {
+    // The primary may be gone (disconnect during a drain): nothing to answer.
+    if (process.connected) process.send?.({ weir: RESPONSE, id: m.id, kind: m.kind, value } satisfies Response);
+  };
   const onMessage = (m: Request): void => {
     if (m === null || typeof m !== 'object' || m.weir !== REQUEST) return;
-    void registry.getMetricsAsJSON().then((metrics) => {
-      process.send?.({ weir: RESPONSE, id: m.id, metrics: metrics as unknown as MetricJson[] } satisfies Response);
-    });
+    switch (m.kind) {
+      case 'metrics':
+        if (!src.registry) return reply(m, []);
+        void src.registry.getMetricsAsJSON().then(
+          (metrics) => reply(m, metrics),
+          () => reply(m, []),
+        );
+        return;
+      case 'clusters':
+        return reply(m, src.clusters?.() ?? []);
+      case 'listeners':
+        return reply(m, src.listeners?.() ?? []);
+    }
   };
   process.on('message', onMessage);
   return () => void process.off('message', onMessage);
 }
 
+/** In a worker: answer metric requests only (serveWorkerAdmin with a registry). */
+export function serveWorkerMetrics(registry: Registry): () => void {
+  return serveWorkerAdmin({ registry });
+}
+
 let nextId = 1;
 
-/** In the primary: every connected worker's metrics, merged. Workers that do not answer in time are left out. */
-export function collectWorkerMetrics(timeoutMs = 2000): Promise<{ registry: Registry; workers: number }> {
+/**
+ * In the primary: ask every connected worker `kind`; resolves with the answers received within
+ * `timeoutMs` (a worker that exits before answering is not waited for), and how many were asked.
+ */
+export function askWorkers<K extends WorkerQuestion>(kind: K, timeoutMs: number): Promise<{ answers: WorkerAnswers[K][]; asked: number }> {
   const id = nextId++;
-  const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && w.isConnected());
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   return new Promise((resolve) => {
-    const got: MetricJson[][] = [];
-    let pending = workers.length;
+    const answers: WorkerAnswers[K][] = [];
+    const waiting = new Set<Worker>(workers);
+    let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearTimeout(timer);
       cluster.off('message', onMessage);
-      resolve({ registry: AggregatorRegistry.aggregate(got as never) as Registry, workers: got.length });
+      cluster.off('exit', onExit);
+      resolve({ answers, asked: workers.length });
     };
-    const onMessage = (_w: unknown, m: Response): void => {
-      if (m === null || typeof m !== 'object' || m.weir !== RESPONSE || m.id !== id) return;
-      got.push(m.metrics);
-      if (--pending === 0) finish();
+    const onMessage = (w: Worker, m: Response): void => {
+      if (m === null || typeof m !== 'object' || m.weir !== RESPONSE || m.id !== id || !waiting.delete(w)) return;
+      answers.push(m.value as WorkerAnswers[K]);
+      if (waiting.size === 0) finish();
     };
-    const timer = setTimeout(finish, timeoutMs);
+    const onExit = (w: Worker): void => {
+      if (waiting.delete(w) && waiting.size === 0) finish();
+    };
+    if (workers.length === 0) return finish();
+    timer = setTimeout(finish, timeoutMs);
     cluster.on('message', onMessage);
-    if (pending === 0) finish();
-    for (const w of workers) w!.send({ weir: REQUEST, id } satisfies Request);
+    cluster.on('exit', onExit);
+    for (const w of workers) {
+      try {
+        w.send({ weir: REQUEST, id, kind } satisfies Request);
+      } catch {
+        // The channel closed between isConnected() and send(): that worker will not answer.
+        onExit(w);
+      }
+    }
   });
+}
+
+/** In the primary: every connected worker's metrics, merged. Workers that do not answer in time are left out. */
+export async function collectWorkerMetrics(timeoutMs = METRICS_TIMEOUT_MS): Promise<{ registry: Registry; workers: number; asked: number }> {
+  const { answers, asked } = await askWorkers('metrics', timeoutMs);
+  return { registry: AggregatorRegistry.aggregate(answers as never) as Registry, workers: answers.length, asked };
 }

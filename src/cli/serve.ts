@@ -22,7 +22,8 @@ import type { IstioServeArgs, ServeArgs } from './args';
 import { ConsoleLogger, type Logger } from './logger';
 import { AdminServer, type ServerState } from '../admin/admin-server';
 import { attachAdsClient, Metrics } from '../admin/metrics';
-import { serveWorkerMetrics } from '../admin/worker-metrics';
+import { serveWorkerAdmin } from '../admin/worker-metrics';
+import { clusterStatuses } from '../admin/cluster-status';
 import { explainHeaderValue } from '../admin/explain';
 import type { RequestView } from '../route/types';
 import type { AdsClient } from '../xds/ads-client';
@@ -520,9 +521,10 @@ function reportStartError(log: ConsoleLogger, bootstrap: Bootstrap, err: unknown
 // ---- --concurrency N: node:cluster primary and workers ----
 
 /**
- * The admin's view of the proxy in the --concurrency primary, which serves no traffic: listeners
- * from the bootstrap, and the admin actions (/drain_listeners, /healthcheck/fail|ok) forwarded to
- * every worker. Clusters are the workers'; the primary's /clusters lists none.
+ * The admin's view of the proxy in the --concurrency primary, which serves no traffic: the admin
+ * actions (/drain_listeners, /healthcheck/fail|ok) forwarded to every worker. /clusters and
+ * /listeners ask the workers (AdminServer aggregateWorkers); the bootstrap's listeners here are
+ * only the answer when no worker answers in time.
  */
 function primaryProxyView(bootstrap: Bootstrap, workers: () => Iterable<Worker>): AdminProxy {
   const send = (m: WorkerMessage): void => {
@@ -577,8 +579,14 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
   } catch (err) {
     return reportStartError(log, bootstrap, err);
   }
-  // The primary's admin endpoint merges every worker's metrics (src/admin/worker-metrics.ts).
-  if (server.metrics) serveWorkerMetrics(server.metrics.registry);
+  // The primary's admin endpoint merges every worker's metrics, /clusters and /listeners
+  // (src/admin/worker-metrics.ts): this worker answers with its own.
+  const metrics = server.metrics;
+  serveWorkerAdmin({
+    registry: metrics?.registry ?? null,
+    clusters: () => clusterStatuses((server.proxy as unknown as AdminProxy).clusters?.values(), metrics),
+    listeners: () => server.listeners(),
+  });
   logListeners(log, server);
   process.send?.({ weir: 'ready' } satisfies WorkerMessage);
   return new Promise<number>((resolve) => {
