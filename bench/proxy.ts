@@ -10,6 +10,9 @@
 //   BENCH_DURATION=2 BENCH_ROUNDS=3 npm run bench:proxy     a short run on a shared machine
 //   BENCH_CONNECTIONS=1,50  BENCH_TARGETS=direct,weir,node-http-proxy,nginx  (subsets)
 //   BENCH_PROFILE=1         run weir under --cpu-prof and list its hottest functions
+//   BENCH_TARGETS=...,weir-node   also weir on node:http downstream (downstreamServer 'node'), an A/B
+//                                 of the lean downstream server (src/proxy/h1-server.ts) in one run
+//   BENCH_WRITE_RESULTS=0   do not rewrite the "## Proxy" section of bench/RESULTS.md (JSON only)
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,7 +37,8 @@ const wanted = (name: string): boolean => ONLY === null || ONLY.has(name);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const SANITY_REQUESTS = 200;
 
-type TargetName = 'direct' | 'weir' | 'weir-undici' | 'node-http-proxy' | 'nginx';
+type TargetName = 'direct' | 'weir' | 'weir-undici' | 'weir-node' | 'node-http-proxy' | 'nginx';
+const WRITE_RESULTS = process.env.BENCH_WRITE_RESULTS !== '0';
 interface Target {
   name: TargetName;
   port: number;
@@ -140,6 +144,19 @@ async function startTargets(tmp: string): Promise<Target[]> {
     );
     children.push(wu.child);
     targets.push({ name: 'weir-undici', port: Number(wu.match[1]), child: wu.child });
+  }
+
+  // Opt-in (BENCH_TARGETS=...,weir-node): weir with node:http as its downstream server instead of
+  // the lean one (bench/lib/weir-downstream.ts forces ProxyServerOptions.downstreamServer).
+  if (ONLY !== null && ONLY.has('weir-node')) {
+    const wn = await startChild(
+      'weir-node',
+      node,
+      [path.join(DIST, 'bench', 'lib', 'weir-downstream.js'), 'node', '-c', bootstrap, '--log-level', 'info'],
+      /listener bench listening on [\d.]+:(\d+)/,
+    );
+    children.push(wn.child);
+    targets.push({ name: 'weir-node', port: Number(wn.match[1]), child: wn.child });
   }
 
   if (wanted('node-http-proxy')) {
@@ -291,8 +308,10 @@ async function main(): Promise<void> {
 
     const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath), hot);
     process.stdout.write(md + '\n');
-    writeResultsSection(path.join(ROOT, 'bench', 'RESULTS.md'), md);
-    process.stderr.write(`bench: wrote ${path.relative(ROOT, jsonPath)} and the "## Proxy" section of bench/RESULTS.md\n`);
+    if (WRITE_RESULTS) {
+      writeResultsSection(path.join(ROOT, 'bench', 'RESULTS.md'), md);
+      process.stderr.write(`bench: wrote ${path.relative(ROOT, jsonPath)} and the "## Proxy" section of bench/RESULTS.md\n`);
+    } else process.stderr.write(`bench: wrote ${path.relative(ROOT, jsonPath)} (BENCH_WRITE_RESULTS=0: RESULTS.md untouched)\n`);
   } finally {
     await stopAll();
     fs.rmSync(tmp, { recursive: true, force: true });

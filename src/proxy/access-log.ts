@@ -34,6 +34,8 @@ export interface AccessLogEntry {
   readonly startHr?: number;
   readonly attemptStart?: number;
   readonly hasBody?: boolean;
+  /** When the request's last byte was received (performance.now()); -1 or absent: not known. */
+  readonly requestDoneHr?: number;
   /** The last upstream failure reason (local reply body detail), for %UPSTREAM_TRANSPORT_FAILURE_REASON%. */
   readonly lastReason?: string;
 }
@@ -306,8 +308,10 @@ function command(cmd: string, e: AccessLogEntry): string {
       return String(Math.round(e.durationMs));
     case 'REQUEST_DURATION':
       // Start to the last byte of the request: a request without a body is complete when its
-      // headers are; weir does not time body uploads (they stream to the upstream).
-      return e.hasBody === false ? '0' : '-';
+      // headers are; a body's end is when the upstream pool read its last byte.
+      if (e.hasBody === false) return '0';
+      if (e.requestDoneHr === undefined || e.requestDoneHr < 0 || e.startHr === undefined) return '-';
+      return String(Math.max(0, Math.round(e.requestDoneHr - e.startHr)));
     case 'RESPONSE_DURATION': {
       // Start to the first byte from the upstream (Envoy); '-' for local replies.
       const r = responseStartMs(e);

@@ -1,9 +1,9 @@
-// The proxy: listeners (node:http servers) serving the current snapshot, clusters with their
-// pools, apply() for new configuration, drain() and close(). The request path is Stream (stream.ts);
-// this file owns lifecycles.
+// The proxy: listeners (the lean HTTP/1.1 server of h1-server.ts, or node:http servers) serving the
+// current snapshot, clusters with their pools, apply() for new configuration, drain() and close().
+// The request path is Stream (stream.ts); this file owns lifecycles.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ResourceSet } from '../config/resources';
 import type { RequestView } from '../route/types';
@@ -19,6 +19,10 @@ import type { ListenerConfig, Snapshot, SnapshotOptions } from './snapshot';
 import { compileSnapshot } from './snapshot';
 import { Stream } from './stream';
 import { UpgradeTunnel } from './upgrade';
+import type { DownstreamRequest, DownstreamResponse } from './downstream';
+import { type DownstreamServerKind, type H1Exchange, H1Server, type H1ServerHandlers, resolveDownstreamServer } from './h1-server';
+
+export type { DownstreamServerKind } from './h1-server';
 
 export type { CompletedStream, Logger, StreamObserver } from './listener-runtime';
 
@@ -65,12 +69,28 @@ export interface ProxyServerOptions {
    * node's llhttp; falls back to `undici` with a warning when this node lacks it) or `undici`.
    */
   upstreamClient?: UpstreamClientKind;
+  /**
+   * The downstream HTTP/1.1 server (src/proxy/h1-server.ts): `native` (default, the lean server on
+   * node's llhttp; falls back to `node` with a warning when this node lacks it) or `node`
+   * (node:http).
+   */
+  downstreamServer?: DownstreamServerKind;
 }
 
 const kRuntime = Symbol('weir.listenerRuntime');
+const kTunnels = Symbol('weir.tunnels');
 
-interface RuntimeServer extends Server {
+/** What ProxyServer needs of a listener: node:http's Server and H1Server both have it. */
+interface DownstreamListener extends NetServer {
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
+interface RuntimeServer extends DownstreamListener {
   [kRuntime]: ListenerRuntime;
+  [kTunnels]: Set<UpgradeTunnel>;
 }
 
 interface BoundListener {
@@ -93,7 +113,7 @@ function listenerKey(l: ListenerConfig): string {
   return l.address + '|' + l.port + '|' + l.hcm.maxRequestHeadersKb;
 }
 
-function onRequest(this: RuntimeServer, req: IncomingMessage, res: ServerResponse): void {
+function onRequest(this: RuntimeServer, req: DownstreamRequest, res: DownstreamResponse): void {
   const lr = this[kRuntime];
   lr.core.inflight++;
   const stream = new Stream(lr, req, res);
@@ -120,35 +140,71 @@ function onClientError(this: RuntimeServer, err: Error & { code?: string }, sock
   let status = 400;
   if (err.code === 'HPE_HEADER_OVERFLOW') status = 431;
   else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
+  socket.end(protocolErrorReply(this[kRuntime], socket, status));
+}
+
+/**
+ * A connection-level protocol error (400 malformed or smuggling, 431 header overflow, 408 request
+ * timeout): the response to send before closing; logged with flag DPE and reported to the
+ * observers like a finished request (no route, no upstream).
+ */
+function protocolErrorReply(lr: ListenerRuntime, socket: Socket, status: number): string {
   const text = STATUS_CODES[status] ?? '';
-  const lr = this[kRuntime];
-  socket.end(
+  const reply =
     'HTTP/1.1 ' + status + ' ' + text + '\r\ncontent-length: ' + text.length + '\r\ncontent-type: text/plain\r\nserver: ' +
-      lr.serverHeader + '\r\nconnection: close\r\n\r\n' + text,
-  );
+    lr.serverHeader + '\r\nconnection: close\r\n\r\n' + text;
   const logs = lr.accessLogs;
-  if (logs.length > 0) {
-    const entry = {
-      startTime: Date.now(),
-      durationMs: 0,
-      protocol: 'HTTP/1.1',
-      status,
-      flags: ResponseFlag.DPE,
-      details: 'http1.codec_error',
-      bytesReceived: 0,
-      bytesSent: text.length,
-      upstreamHost: null,
-      upstreamCluster: null,
-      upstreamServiceTimeMs: -1,
-      routeName: null,
-      downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
-      downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-      requestHeader: () => undefined,
-      responseHeader: () => undefined,
-    };
-    for (const l of logs) l.out.write(l.format.format(entry));
+  if (logs.length === 0 && lr.observer === null && lr.core.observer === null) return reply;
+  const entry: CompletedStream = {
+    listenerName: lr.config.name,
+    statPrefix: lr.hcm.statPrefix,
+    upstreamMetadata: null,
+    retriesDone: 0,
+    entry: null,
+    startTime: Date.now(),
+    durationMs: 0,
+    protocol: 'HTTP/1.1',
+    status,
+    flags: ResponseFlag.DPE,
+    details: status === 408 ? 'request_overall_timeout' : 'http1.codec_error',
+    bytesReceived: 0,
+    bytesSent: text.length,
+    upstreamHost: null,
+    upstreamCluster: null,
+    upstreamServiceTimeMs: -1,
+    routeName: null,
+    downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+    downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+    requestHeader: () => undefined,
+    responseHeader: () => undefined,
+  };
+  for (const l of logs) l.out.write(l.format.format(entry));
+  if (lr.observer !== null) lr.observer.streamDone(entry);
+  if (lr.core.observer !== null) lr.core.observer(entry);
+  return reply;
+}
+
+function onUpgrade(server: RuntimeServer, req: DownstreamRequest, socket: Socket, head: Buffer): void {
+  try {
+    new UpgradeTunnel(server[kRuntime], req, socket).run(head, server[kTunnels]);
+  } catch (e) {
+    server[kRuntime].core.log.error('upgrade failed inside the proxy', { error: (e as Error).stack });
+    socket.destroy();
   }
 }
+
+/** The lean server's callbacks (its `server` is a RuntimeServer). */
+const H1_HANDLERS: H1ServerHandlers = {
+  request(server, ex: H1Exchange) {
+    onRequest.call(server as unknown as RuntimeServer, ex, ex);
+  },
+  upgrade(server, ex, socket, head) {
+    onUpgrade(server as unknown as RuntimeServer, ex, socket, head);
+  },
+  protocolError(server, socket, status) {
+    return protocolErrorReply((server as unknown as RuntimeServer)[kRuntime], socket, status);
+  },
+};
 
 export class ProxyServer {
   readonly #log: Logger;
@@ -164,6 +220,7 @@ export class ProxyServer {
   #healthCheckFailed = false;
   #observers: { listener(name: string): StreamObserver | null } | null = null;
   readonly #registry: PoolRegistry;
+  readonly #downstream: DownstreamServerKind;
   readonly #lbRandom = new LbRandom();
   readonly #core: ProxyCore;
   #snapshot: Snapshot | null = null;
@@ -184,6 +241,7 @@ export class ProxyServer {
     this.#onSnapshot = opts.onSnapshot;
     this.#onRejected = opts.onRejected;
     this.#registry = new PoolRegistry(resolveUpstreamClient(opts.upstreamClient ?? 'native', (m, f) => this.#log.warn(m, f)));
+    this.#downstream = resolveDownstreamServer(opts.downstreamServer ?? 'native', (m, f) => this.#log.warn(m, f));
     let random = opts.random;
     if (random === undefined) {
       const prng = new Prng();
@@ -231,12 +289,17 @@ export class ProxyServer {
     this.#core.draining = failed || this.#drainRequested;
   }
 
-  /** The live clusters (config_dump, admin). */
   /** The upstream client in use (after any fallback). */
   get upstreamClient(): UpstreamClientKind {
     return this.#registry.client;
   }
 
+  /** The downstream server in use (after any fallback). */
+  get downstreamServer(): DownstreamServerKind {
+    return this.#downstream;
+  }
+
+  /** The live clusters (config_dump, admin). */
   get clusters(): ReadonlyMap<string, Cluster> {
     return this.#clusters;
   }
@@ -346,7 +409,7 @@ export class ProxyServer {
     }
   }
 
-  #runtime(l: ListenerConfig, clusters: ReadonlyMap<string, Cluster>, server: Server): ListenerRuntime {
+  #runtime(l: ListenerConfig, clusters: ReadonlyMap<string, Cluster>, server: NetServer): ListenerRuntime {
     const sinks: AccessLogSink[] = l.hcm.accessLogs.map((a) => ({ out: this.#sink(a.path), format: a.format }));
     const addr = server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : l.port;
@@ -366,32 +429,35 @@ export class ProxyServer {
     return f;
   }
 
-  #configureServer(server: Server, l: ListenerConfig): void {
+  #configureServer(server: DownstreamListener, l: ListenerConfig): void {
     // Downstream idle timeout: HCM common_http_protocol_options.idle_timeout (Envoy default 1 h).
     server.keepAliveTimeout = l.hcm.idleTimeoutMs;
     server.requestTimeout = l.hcm.requestTimeoutMs;
   }
 
   #bind(l: ListenerConfig, key: string, clusters: ReadonlyMap<string, Cluster>): Promise<BoundListener> {
-    const server = createServer({
-      keepAlive: true,
-      noDelay: true,
-      maxHeaderSize: l.hcm.maxRequestHeadersKb * 1024,
-      requestTimeout: l.hcm.requestTimeoutMs,
-    }) as RuntimeServer;
+    let server: RuntimeServer;
+    if (this.#downstream === 'native') {
+      server = new H1Server(
+        { maxHeaderSize: l.hcm.maxRequestHeadersKb * 1024, requestTimeout: l.hcm.requestTimeoutMs, keepAliveTimeout: l.hcm.idleTimeoutMs },
+        H1_HANDLERS,
+      ) as unknown as RuntimeServer;
+    } else {
+      server = createServer({
+        keepAlive: true,
+        noDelay: true,
+        maxHeaderSize: l.hcm.maxRequestHeadersKb * 1024,
+        requestTimeout: l.hcm.requestTimeoutMs,
+      }) as unknown as RuntimeServer;
+      server.on('request', onRequest as (req: IncomingMessage, res: ServerResponse) => void);
+      server.on('clientError', onClientError);
+      server.on('upgrade', function (this: RuntimeServer, req: IncomingMessage, socket: Socket, head: Buffer) {
+        onUpgrade(this, req, socket, head);
+      });
+    }
     this.#configureServer(server, l);
     server[kRuntime] = this.#runtime(l, clusters, server);
-    server.on('request', onRequest);
-    server.on('clientError', onClientError);
-    const tunnels = this.#tunnels;
-    server.on('upgrade', function (this: RuntimeServer, req: IncomingMessage, socket: Socket, head: Buffer) {
-      try {
-        new UpgradeTunnel(this[kRuntime], req, socket).run(head, tunnels);
-      } catch (e) {
-        this[kRuntime].core.log.error('upgrade failed inside the proxy', { error: (e as Error).stack });
-        socket.destroy();
-      }
-    });
+    server[kTunnels] = this.#tunnels;
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
       server.once('error', onError);
@@ -404,7 +470,7 @@ export class ProxyServer {
   }
 
   /** Stops accepting on a listener that left the config; its requests in flight finish. */
-  #retire(server: Server): void {
+  #retire(server: DownstreamListener): void {
     server.close();
     server.closeIdleConnections();
     // Connections still busy finish their current request, then close (keep-alive is refused

@@ -5,7 +5,7 @@
 // handler shape with string headers; both clients call it alike), so a request allocates this
 // object, its header list and the dispatch options.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../upstream/cluster';
@@ -13,6 +13,7 @@ import type { UpstreamHandler } from '../upstream/conn-pool';
 import type { Host } from '../upstream/host';
 import { combineHash, murmur3 } from '../upstream/hash';
 import type { AccessLogEntry } from './access-log';
+import { type DownstreamRequest, type DownstreamResponse, requestBody } from './downstream';
 import { HeaderList } from './header-list';
 import type { CompletedStream, ListenerRuntime } from './listener-runtime';
 import { authorityPort, ProxyRequestView, stripPort } from './request-view';
@@ -44,15 +45,21 @@ const enum Failure {
   Downstream = 6,
 }
 
-function onResClose(this: ServerResponse): void {
+function onResClose(this: DownstreamResponse): void {
   const s = (this as unknown as { [kStream]: Stream })[kStream];
   if (!s.done) s.downstreamClosed();
 }
 
-function onResDrain(this: ServerResponse): void {
+function onResDrain(this: DownstreamResponse): void {
   const s = (this as unknown as { [kStream]: Stream })[kStream];
   const r = s.resume;
   if (r !== null) r();
+}
+
+/** The request's last byte was read (by the upstream pool): %REQUEST_DURATION%. */
+function onBodyEnd(this: Readable): void {
+  const s = (this as unknown as { [kStream]: Stream })[kStream];
+  s.requestDoneHr = performance.now();
 }
 
 function onFaultDelay(s: Stream): void {
@@ -67,8 +74,8 @@ function onRetryTimer(s: Stream): void {
 
 export class Stream implements CompletedStream, UpstreamHandler {
   readonly lr: ListenerRuntime;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: DownstreamRequest;
+  readonly res: DownstreamResponse;
   view: ProxyRequestView;
   entry: RouteEntryView | null = null;
   readonly startTime: number;
@@ -120,7 +127,12 @@ export class Stream implements CompletedStream, UpstreamHandler {
   /** The x-weir-explain response header value, when asked for and enabled. */
   explain: string | null = null;
 
-  constructor(lr: ListenerRuntime, req: IncomingMessage, res: ServerResponse) {
+  /** When the request's last byte was received (performance.now()), -1 until then / unknown. */
+  requestDoneHr = -1;
+  /** The request body stream (null: none). */
+  body: Readable | null = null;
+
+  constructor(lr: ListenerRuntime, req: DownstreamRequest, res: DownstreamResponse) {
     this.lr = lr;
     this.req = req;
     this.res = res;
@@ -398,6 +410,14 @@ export class Stream implements CompletedStream, UpstreamHandler {
     if (!requestId && hcm.generateRequestId) out.push('x-request-id', randomUUID());
     this.hasBody = chunked || contentLength > 0;
     this.bytesReceived = contentLength > 0 ? contentLength : 0;
+    if (this.hasBody) {
+      const b = requestBody(this.req);
+      if (b !== null) {
+        this.body = b;
+        (b as unknown as { [kStream]: Stream })[kStream] = this;
+        b.on('end', onBodyEnd);
+      }
+    } else this.requestDoneHr = this.startHr;
 
     // Rewrites: prefix/regex path rewrite keeps the original in x-envoy-original-path.
     const path = view.path;
@@ -484,7 +504,7 @@ export class Stream implements CompletedStream, UpstreamHandler {
         path: this.upstreamPath,
         method: this.view.method,
         headers: this.headers!,
-        body: this.hasBody ? this.req : null,
+        body: this.body,
         headersTimeout,
         bodyTimeout: this.idleTimeoutMs,
       },

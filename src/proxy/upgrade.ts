@@ -3,10 +3,10 @@
 // replayed; bytes flow both ways untouched. Envoy only upgrades types listed in the HCM's
 // `upgrade_configs`; others get 403 as in Envoy (`upgrade_failed`).
 
-import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { ListenerRuntime } from './listener-runtime';
+import { type DownstreamRequest, rawHeader } from './downstream';
+import type { CompletedStream, ListenerRuntime } from './listener-runtime';
 import { authorityPort, ProxyRequestView, stripPort } from './request-view';
 import { hostHeader } from './stream';
 import { ResponseFlag } from './response-flags';
@@ -29,8 +29,10 @@ function rawReply(socket: Socket, status: number, body: string, server: string):
 
 export class UpgradeTunnel {
   readonly lr: ListenerRuntime;
-  readonly req: IncomingMessage;
+  readonly req: DownstreamRequest;
   readonly socket: Socket;
+  /** The matched route entry (metrics count the upgrade against it). */
+  entry: object | null = null;
   upstream: Socket | null = null;
   status = 0;
   flags = 0;
@@ -39,7 +41,7 @@ export class UpgradeTunnel {
   readonly startTime = Date.now();
   done = false;
 
-  constructor(lr: ListenerRuntime, req: IncomingMessage, socket: Socket) {
+  constructor(lr: ListenerRuntime, req: DownstreamRequest, socket: Socket) {
     this.lr = lr;
     this.req = req;
     this.socket = socket;
@@ -55,6 +57,7 @@ export class UpgradeTunnel {
     const upgradeType = (view.headerValues('upgrade')?.[0] ?? '').toLowerCase();
     const entry = lr.hcm.routeTable.route(view);
     if (entry === null) return this.reply(404, '', ResponseFlag.NR);
+    this.entry = entry;
     // Envoy checks the upgrade type before the route acts (a direct_response route still answers
     // an unconfigured upgrade with 403 upgrade_failed). Route-level RouteAction.upgrade_configs are
     // not read yet: the HCM list decides.
@@ -159,13 +162,24 @@ export class UpgradeTunnel {
     this.log();
   }
 
+  /**
+   * At the tunnel's end (or its local reply): the access log, then the observers (metrics), like a
+   * finished request: a WebSocket session counts as one request with status 101.
+   */
   log(): void {
     if (this.done) return;
     this.done = true;
-    const logs = this.lr.accessLogs;
-    if (logs.length === 0) return;
+    const lr = this.lr;
+    const logs = lr.accessLogs;
+    if (logs.length === 0 && lr.observer === null && lr.core.observer === null) return;
     const req = this.req;
-    const entry = {
+    const routeEntry = this.entry;
+    const entry: CompletedStream = {
+      listenerName: lr.config.name,
+      statPrefix: lr.hcm.statPrefix,
+      upstreamMetadata: null,
+      retriesDone: 0,
+      entry: routeEntry,
       startTime: this.startTime,
       durationMs: Date.now() - this.startTime,
       protocol: 'HTTP/1.1',
@@ -183,15 +197,16 @@ export class UpgradeTunnel {
       requestHeader(name: string): string | undefined {
         if (name === ':method') return req.method;
         if (name === ':path') return req.url;
-        if (name === ':authority') return req.headers.host;
-        const v = req.headers[name];
-        return Array.isArray(v) ? v[0] : v;
+        if (name === ':authority') return rawHeader(req.rawHeaders, 'host');
+        return rawHeader(req.rawHeaders, name);
       },
       responseHeader(): string | undefined {
         return undefined;
       },
     };
     for (const l of logs) l.out.write(l.format.format(entry));
+    if (lr.observer !== null) lr.observer.streamDone(entry);
+    if (lr.core.observer !== null) lr.core.observer(entry);
   }
 }
 
