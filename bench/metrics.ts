@@ -1,12 +1,20 @@
-// What metrics cost on the request path: the same weir build and bootstrap (90/10 weighted split,
-// Istio-labelled endpoints so every Istio label is filled), one process with metrics (default)
-// and one with --disable-metrics, measured alternately in rounds with the proxy benchmark's
-// harness (bench/lib: wrk else autocannon, CPU from /proc). Reports medians of req/s and CPU µs per
-// request and the throughput cost; writes bench/results/metrics-<date>.json and the "## Metrics"
-// section of bench/RESULTS.md.
+// What metrics cost on the request path, measured so that a shared, noisy machine cannot fake the
+// answer: the same weir build and bootstrap (90/10 weighted split, Istio-labelled endpoints so
+// every Istio label is filled), one process with metrics (default) and one with
+// --disable-metrics, both running throughout; ROUNDS rounds, each one run of each under the same
+// load, the order alternating (on/off, then off/on: ABBA cancels a linear drift in machine load).
+// Per round the paired ratios on/off of req/s and of CPU µs per request (weir's own CPU from
+// /proc, not the load generator's) are taken; the report is the median of those ratios with a
+// distribution-free 95% interval for the median (order statistics of the binomial) and the
+// min/max. Next to it, a direct in-process measurement of the metrics code per request
+// (ListenerMetrics.streamDone, ns of CPU per call minus a no-op observer).
 //
-//   npm run build && node dist/bench/metrics.js          BENCH_DURATION=5 BENCH_ROUNDS=5 (defaults)
-//   BENCH_DURATION=3 BENCH_ROUNDS=3 node dist/bench/metrics.js      a short run on a shared machine
+//   npm run build && node dist/bench/metrics.js          BENCH_DURATION=4 BENCH_ROUNDS=16 (defaults, ~2.5 min)
+//   BENCH_CONNECTIONS=50,200 ...                           several connection counts per round
+//   BENCH_WRITE_RESULTS=1 ...                              publish: bench/results/ and "## Metrics" in bench/RESULTS.md
+//
+// Prints a Markdown section; every round's samples go to a JSON file (bench/results/metrics-<date>.json
+// with BENCH_WRITE_RESULTS=1, else the temp directory).
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,8 +28,8 @@ import type { RouteTable } from '../src/route/route-table';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 16);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50').split(',').map(Number);
 
 const V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
@@ -48,12 +56,49 @@ function median(xs: number[]): number {
 
 const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
+/** P(X <= k) for X ~ Binomial(n, 1/2). */
+function binomCdfHalf(n: number, k: number): number {
+  let p = 0;
+  let c = 1; // C(n, i)
+  for (let i = 0; i <= k; i++) {
+    p += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return p / 2 ** n;
+}
+
+export interface Spread {
+  n: number;
+  median: number;
+  /** Distribution-free ~95% interval for the median: order statistics x(k), x(n-k+1). */
+  lo: number;
+  hi: number;
+  /** The interval's actual coverage (order statistics give discrete levels). */
+  coverage: number;
+  min: number;
+  max: number;
+}
+
+/** Median of `xs` with a distribution-free confidence interval (no normality assumed). */
+export function spread(xs: number[]): Spread {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return { n, median: NaN, lo: NaN, hi: NaN, coverage: 0, min: NaN, max: NaN };
+  // Largest k with P(X <= k - 1) <= 2.5%: [x(k), x(n-k+1)] covers the median with >= 95%.
+  let k = 0;
+  while (k + 1 <= n && binomCdfHalf(n, k) <= 0.025) k++;
+  const lo = k >= 1 ? (s[k - 1] as number) : (s[0] as number);
+  const hi = k >= 1 ? (s[n - k] as number) : (s[n - 1] as number);
+  const coverage = k >= 1 ? 1 - 2 * binomCdfHalf(n, k - 1) : 1;
+  return { n, median: median(s), lo, hi, coverage, min: s[0] as number, max: s[n - 1] as number };
+}
+
 /**
  * In-process: CPU ns per observed request (ListenerMetrics.streamDone on the bootstrap's compiled
  * snapshot: 90% v1, 10% v2, 1% 503 UF), minus the same loop with a no-op observer. Steady on a
  * busy machine, unlike req/s.
  */
-function observeNs(): number {
+function observeNs(): Spread {
   const set = JSON.parse(bootstrap(1001, 1002)).static_resources;
   const r = compileSnapshot({ listeners: set.listeners, clusters: set.clusters, routeConfigurations: [], clusterLoadAssignments: [], versionInfo: 'bench' });
   if (r.errors) throw new Error(r.errors.join('\n'));
@@ -100,21 +145,31 @@ function observeNs(): number {
     return ((d.user + d.system) * 1000) / N;
   };
   for (let k = 0; k < 2; k++) run(l), run(noop); // warm-up
-  const with_: number[] = [];
-  const without: number[] = [];
-  for (let k = 0; k < 5; k++) {
-    with_.push(run(l));
-    without.push(run(noop));
+  // Paired per repetition (the same moment of machine load for both loops).
+  const diffs: number[] = [];
+  for (let k = 0; k < 7; k++) {
+    const a = run(l);
+    const b = run(noop);
+    diffs.push(a - b);
   }
-  return median(with_) - median(without);
+  return spread(diffs);
+}
+
+interface Sample {
+  rps: number;
+  cpu: number;
+  p50: number;
+  errors: number;
 }
 
 async function main(): Promise<void> {
-  const ns = observeNs();
-  process.stderr.write(`observer: ${ns.toFixed(0)} ns CPU per request (in process)\n`);
+  const t0 = Date.now();
+  const micro = observeNs();
+  process.stderr.write(`observer: ${micro.median.toFixed(0)} ns CPU per request (in process, min ${micro.min.toFixed(0)}, max ${micro.max.toFixed(0)})\n`);
   const tool: LoadTool = haveCommand('wrk') ? 'wrk' : 'autocannon';
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-bench-metrics-'));
   const children: Child[] = [];
+  const loads: number[] = [];
   try {
     const node = process.execPath;
     const up = await startChild('upstream', node, [path.join(DIST, 'bench', 'lib', 'upstream.js')], /^\{"ready":true.*\}$/);
@@ -122,57 +177,85 @@ async function main(): Promise<void> {
     const { v1, v2 } = JSON.parse(up.match[0]) as { v1: number; v2: number };
     const file = path.join(tmp, 'bootstrap.json');
     fs.writeFileSync(file, bootstrap(v1, v2));
-    const targets: { name: 'metrics on' | 'metrics off'; port: number; child: Child }[] = [];
-    for (const [name, extra] of [['metrics on', []], ['metrics off', ['--disable-metrics']]] as const) {
-      const w = await startChild(name, node, [path.join(DIST, 'src', 'cli', 'main.js'), '-c', file, '--log-level', 'info', ...extra], /listener bench listening on [\d.]+:(\d+)/);
+    const targets: { name: 'on' | 'off'; port: number; child: Child }[] = [];
+    for (const [name, extra] of [['on', []], ['off', ['--disable-metrics']]] as const) {
+      const w = await startChild(`metrics ${name}`, node, [path.join(DIST, 'src', 'cli', 'main.js'), '-c', file, '--log-level', 'info', ...extra], /listener bench listening on [\d.]+:(\d+)/);
       children.push(w.child);
       targets.push({ name, port: Number(w.match[1]), child: w.child });
     }
-    for (const t of targets) await runLoad(tool, t.port, 50, 1); // JIT warm-up
-    const samples = new Map<string, { rps: number; cpu: number; p50: number; errors: number }[]>();
+    for (const t of targets) await runLoad(tool, t.port, 50, 2); // JIT warm-up
+    // rounds[c][r] = { on, off }
+    const rounds = new Map<number, { on: Sample; off: Sample }[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of CONNECTIONS) {
-        for (let k = 0; k < targets.length; k++) {
-          const t = targets[(k + round) % targets.length]!;
+        // ABBA: on first in even rounds, off first in odd ones.
+        const order = round % 2 === 0 ? targets : [targets[1]!, targets[0]!];
+        const pair: { on?: Sample; off?: Sample } = {};
+        for (const t of order) {
           const cpu0 = cpuMicros(t.child.pid);
           const r = await runLoad(tool, t.port, c, DURATION_S);
           const cpu = (cpuMicros(t.child.pid) - cpu0) / Math.max(1, r.requests);
-          const key = `${t.name}@${c}`;
-          if (!samples.has(key)) samples.set(key, []);
-          samples.get(key)!.push({ rps: r.rps, cpu, p50: r.p50Ms, errors: r.errors });
-          process.stderr.write(`round ${round + 1}/${ROUNDS} c=${c} ${t.name.padEnd(12)} ${fmt(r.rps, 0).padStart(7)} req/s  cpu ${fmt(cpu)} us/req  p50 ${fmt(r.p50Ms, 3)} ms${r.errors ? `  errors ${r.errors}` : ''}\n`);
+          pair[t.name] = { rps: r.rps, cpu, p50: r.p50Ms, errors: r.errors };
+          loads.push(os.loadavg()[0]!);
+          process.stderr.write(`round ${round + 1}/${ROUNDS} c=${c} metrics ${t.name.padEnd(3)} ${fmt(r.rps, 0).padStart(7)} req/s  cpu ${fmt(cpu)} us/req  p50 ${fmt(r.p50Ms, 3)} ms${r.errors ? `  errors ${r.errors}` : ''}\n`);
         }
+        if (!rounds.has(c)) rounds.set(c, []);
+        rounds.get(c)!.push(pair as { on: Sample; off: Sample });
       }
     }
-    const rows: { connections: number; on: number; off: number; costPct: number; cpuOn: number; cpuOff: number; cpuCostUs: number; observeNs: number; observePct: number }[] = [];
-    for (const c of CONNECTIONS) {
-      const on = samples.get(`metrics on@${c}`)!;
-      const off = samples.get(`metrics off@${c}`)!;
-      const rOn = median(on.map((s) => s.rps));
-      const rOff = median(off.map((s) => s.rps));
-      const cOn = median(on.map((s) => s.cpu));
-      const cOff = median(off.map((s) => s.cpu));
-      rows.push({ connections: c, on: rOn, off: rOff, costPct: (1 - rOn / rOff) * 100, cpuOn: cOn, cpuOff: cOff, cpuCostUs: cOn - cOff, observeNs: ns, observePct: (ns / 1000 / cOff) * 100 });
-    }
+    const rows = CONNECTIONS.map((c) => {
+      const rs = rounds.get(c)!;
+      const rpsRatio = spread(rs.map((p) => p.on.rps / p.off.rps));
+      const cpuRatio = spread(rs.map((p) => p.on.cpu / p.off.cpu));
+      const cpuOff = median(rs.map((p) => p.off.cpu));
+      return {
+        connections: c,
+        rounds: rs.length,
+        rpsOn: median(rs.map((p) => p.on.rps)),
+        rpsOff: median(rs.map((p) => p.off.rps)),
+        cpuOn: median(rs.map((p) => p.on.cpu)),
+        cpuOff,
+        /** on/off per round: < 1 means metrics cost throughput. */
+        rpsRatio,
+        /** on/off per round: > 1 means metrics cost CPU per request. */
+        cpuRatio,
+        errors: rs.reduce((a, p) => a + p.on.errors + p.off.errors, 0),
+        microPctOfCpu: (micro.median / 1000 / cpuOff) * 100,
+      };
+    });
     const date = new Date().toISOString();
-    fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'bench', 'results', `metrics-${date.slice(0, 10)}.json`), JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, cpus: os.cpus().length, rows, samples: Object.fromEntries(samples) }, null, 2) + '\n');
+    const load = { min: Math.min(...loads), max: Math.max(...loads) };
+    const minutes = (Date.now() - t0) / 60000;
+    // bench/results/ holds the runs the coordinator publishes (BENCH_WRITE_RESULTS=1); other runs
+    // leave their samples in the temp directory.
+    const publish = process.env.BENCH_WRITE_RESULTS === '1';
+    if (publish) fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+    const out = publish ? path.join(ROOT, 'bench', 'results', `metrics-${date.slice(0, 10)}.json`) : path.join(os.tmpdir(), `weir-bench-metrics-${date.replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(out, JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, cpus: os.cpus().length, load, micro, rows, samples: Object.fromEntries(rounds) }, null, 2) + '\n');
+    const pct = (x: number): string => fmt((x - 1) * 100) + '%';
+    const cost = (x: number): string => fmt((1 - x) * 100) + '%';
     const lines = [
       '## Metrics',
       '',
-      `Cost of metrics on the request path (\`node dist/bench/metrics.js\`, ${date.slice(0, 10)}, ${os.cpus().length} cores, ${tool}, ${ROUNDS} interleaved rounds of ${DURATION_S} s, medians): the same weir build and bootstrap (90/10 weighted split, endpoints with Istio labels), with metrics (default) and with \`--disable-metrics\`. With metrics on, every request updates \`istio_requests_total\`, three Istio histograms, Envoy's cluster and HCM counters and \`weir_route_picks_total\` through series bound per snapshot (src/admin/metrics.ts).`,
+      `Cost of metrics on the request path (\`node dist/bench/metrics.js\`, ${date.slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, ${tool}, ${ROUNDS} rounds of ${DURATION_S} s per process, order alternating on/off then off/on; 1-minute load average ${fmt(load.min)}-${fmt(load.max)} during the run, ${fmt(minutes, 1)} min in all). The same weir build and bootstrap (90/10 weighted split, endpoints with Istio labels), with metrics (default) and with \`--disable-metrics\`, both running throughout. With metrics on, every request updates \`istio_requests_total\`, three Istio histograms, Envoy's cluster, host and HCM counters and \`weir_route_picks_total\` through series bound per snapshot (src/admin/metrics.ts).`,
       '',
-      '| connections | req/s metrics on | req/s metrics off | throughput cost | CPU µs/req on | CPU µs/req off | CPU µs/req added |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.connections} | ${fmt(r.on, 0)} | ${fmt(r.off, 0)} | ${fmt(r.costPct)}% | ${fmt(r.cpuOn)} | ${fmt(r.cpuOff)} | ${fmt(r.cpuCostUs, 2)} |`),
+      'Per round, the ratio metrics on / metrics off of the two runs; the table gives the median of those paired ratios, a distribution-free 95% interval for that median (order statistics) and the smallest and largest round.',
       '',
-      `In process, the observer itself costs ${fmt(ns, 0)} ns of CPU per request (\`ListenerMetrics.streamDone\` on the compiled snapshot, 2M calls, minus a no-op observer): ${rows.map((r) => `${fmt(r.observePct, 2)}% of the ${fmt(r.cpuOff)} µs weir spends per request at ${r.connections} connections`).join('; ')}.`,
+      '| connections | throughput cost (median) | 95% interval | min-max of rounds | CPU µs/request added (median) | 95% interval | min-max of rounds | req/s on / off (medians) | CPU µs/req on / off (medians) |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map(
+        (r) =>
+          `| ${r.connections} | ${cost(r.rpsRatio.median)} | ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)} | ${cost(r.rpsRatio.max)} to ${cost(r.rpsRatio.min)} | ${pct(r.cpuRatio.median)} | ${pct(r.cpuRatio.lo)} to ${pct(r.cpuRatio.hi)} | ${pct(r.cpuRatio.min)} to ${pct(r.cpuRatio.max)} | ${fmt(r.rpsOn, 0)} / ${fmt(r.rpsOff, 0)} | ${fmt(r.cpuOn)} / ${fmt(r.cpuOff)} |`,
+      ),
       '',
-      `Target: under 10% of throughput. Macro run: ${rows.map((r) => `${fmt(r.costPct)}% at ${r.connections} connections`).join(', ')}; the load generator, weir and the upstream share 2 cores with other work (load average ${os.loadavg()[0]!.toFixed(1)} during this run), so rounds vary by more than the effect measured; the in-process figure bounds the cost.`,
+      `Measured directly, the metrics code costs ${fmt(micro.median, 0)} ns of CPU per request (\`ListenerMetrics.streamDone\` on the compiled snapshot: 90% v1, 10% v2, 1% 503 UF; 2M calls per repetition minus a no-op observer, median of ${micro.n} repetitions, min ${fmt(micro.min, 0)}, max ${fmt(micro.max, 0)}): ${rows.map((r) => `${fmt(r.microPctOfCpu, 2)}% of the ${fmt(r.cpuOff)} µs of CPU weir spends per request without metrics at ${r.connections} connections`).join('; ')}.`,
+      '',
+      `Target: under 10% of throughput. ${rows.map((r) => `At ${r.connections} connections the median paired cost is ${cost(r.rpsRatio.median)} (95% interval ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)}) and CPU per request ${pct(r.cpuRatio.median)}`).join('; ')}.`,
       '',
     ];
-    writeResultsSection2(path.join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
+    if (publish) writeResultsSection2(path.join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
     process.stdout.write(lines.join('\n'));
+    process.stderr.write(`samples: ${out}\n`);
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     fs.rmSync(tmp, { recursive: true, force: true });
