@@ -425,6 +425,11 @@ class ClusterBinding {
   }
 }
 
+/** weir's `route` label: the route's name, else its place (`routes[3]`). */
+function routeLabel(r: { readonly name: string; readonly index: number }): string {
+  return r.name !== '' ? r.name : 'routes[' + r.index + ']';
+}
+
 /** Picks per destination of one weighted route, and its weir_route_weight series. */
 class RouteBinding {
   readonly key: string;
@@ -433,16 +438,20 @@ class RouteBinding {
   readonly weightSeries: CounterSeries[] = [];
   readonly #slots = new Map<string, number>();
   readonly #vh: string;
-  readonly #route: string;
+  /** The route's name, or '' for an unnamed route (then #index identifies it, as `routes[i]`). */
+  readonly #name: string;
+  readonly #index: number;
   /** Destination names in config order (clusterHeader destinations left out), for matches(). */
   readonly #names: string[] = [];
   /** Metrics epoch this binding's weights were last published in. */
   epoch = 0;
 
-  constructor(m: Metrics, key: string, rc: string, vh: string, route: string, wcs: readonly WeightedClusterLike[]) {
+  constructor(m: Metrics, key: string, rc: string, vh: string, r: { readonly name: string; readonly index: number }, wcs: readonly WeightedClusterLike[]) {
     this.key = key;
     this.#vh = vh;
-    this.#route = route;
+    this.#name = r.name;
+    this.#index = r.index;
+    const route = routeLabel(r);
     for (const wc of wcs) if (wc.clusterHeader === '') this.#names.push(wc.name);
     for (const wc of wcs) {
       if (wc.clusterHeader !== '' || this.#slots.has(wc.name)) continue;
@@ -457,8 +466,8 @@ class RouteBinding {
   }
 
   /** Same place and destinations as this binding (without building its key). */
-  matches(vh: string, route: string, wcs: readonly WeightedClusterLike[]): boolean {
-    if (vh !== this.#vh || route !== this.#route) return false;
+  matches(vh: string, r: { readonly name: string; readonly index: number }, wcs: readonly WeightedClusterLike[]): boolean {
+    if (vh !== this.#vh || r.name !== this.#name || (r.name === '' && r.index !== this.#index)) return false;
     const names = this.#names;
     let j = 0;
     for (let i = 0; i < wcs.length; i++) {
@@ -856,17 +865,16 @@ export class Metrics implements XdsStats {
       for (const r of vh.routes) {
         const wcs = r.weightedClusters;
         if (wcs === null || wcs === undefined) continue;
-        const route = r.name !== '' ? r.name : 'routes[' + r.index + ']';
         const pr = prev !== undefined ? prev.routes[pi++] : undefined;
-        let b = pr !== undefined && pr.binding.matches(vh.name, route, wcs) && bindings.get(pr.binding.key) === pr.binding ? pr.binding : undefined;
+        let b = pr !== undefined && pr.binding.matches(vh.name, r, wcs) && bindings.get(pr.binding.key) === pr.binding ? pr.binding : undefined;
         if (b === undefined) {
           // The identity of a weighted route: where it is and where it sends. Weights are not part
           // of it (they change with every canary step); they are set by publishWeights.
-          let key = rc + KEY_SEP + vh.name + KEY_SEP + route;
+          let key = rc + KEY_SEP + vh.name + KEY_SEP + routeLabel(r);
           for (const wc of wcs) if (wc.clusterHeader === '') key += KEY_SEP + wc.name;
           b = bindings.get(key);
           if (b === undefined) {
-            b = new RouteBinding(this, key, rc, vh.name, route, wcs);
+            b = new RouteBinding(this, key, rc, vh.name, r, wcs);
             bindings.set(key, b);
           }
         }
