@@ -523,6 +523,8 @@ export class H1Connection {
   /** Nothing more is parsed (protocol error, data after `connection: close`, hand-off). */
   stopped = false;
   upgrade: H1Exchange | null = null;
+  /** A protocol error behind a request in progress: close once the requests before it are answered. */
+  poisoned = false;
   closed = false;
   readonly requestTimeoutMs: number;
   beginMs = 0;
@@ -708,8 +710,19 @@ export class H1Connection {
     this.stopped = true;
     this.updateReading();
     const ex = this.incoming;
-    if (ex !== null && ex.body !== null && !ex.complete) ex.body.destroy(abortedError());
-    if (this.active !== null || !this.socket.writable) {
+    if (ex !== null && ex.body !== null && !ex.complete) {
+      // The error is inside a request body: that request cannot complete.
+      ex.body.destroy(abortedError());
+      this.socket.destroy();
+      return;
+    }
+    if (this.active !== null) {
+      // A later request is bad: the ones before it are answered, then the connection closes
+      // without an error response (it must not be interleaved with theirs).
+      this.poisoned = true;
+      return;
+    }
+    if (!this.socket.writable) {
       this.socket.destroy();
       return;
     }
@@ -841,6 +854,10 @@ export class H1Connection {
       return;
     }
     const q = this.queue;
+    if (this.poisoned && (q === null || q.length === 0)) {
+      this.endSoon();
+      return;
+    }
     if (q !== null && q.length > 0) {
       const next = q.shift()!;
       this.active = next;

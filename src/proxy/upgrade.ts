@@ -147,6 +147,11 @@ export class UpgradeTunnel {
       up.destroy();
       this.close();
     });
+    // No half-open tunnels (the listener sockets allow half-open so that a request's FIN can be
+    // handled): the client's FIN ends the tunnel; the upstream's ends it once its last bytes were
+    // written to the client (the pipe ends the downstream socket's writable side).
+    socket.on('end', () => this.close());
+    socket.on('finish', () => this.close());
   }
 
   reply(status: number, body: string, flag: number): void {

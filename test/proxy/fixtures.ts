@@ -7,6 +7,7 @@ import type { ResourceSet } from '../../src/config/resources';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy-server';
 import { TYPE_URL } from '../../src/config/resources';
 import type { UpstreamClientKind } from '../../src/upstream/upstream-client';
+import type { DownstreamServerKind } from '../../src/proxy/h1-server';
 
 export interface EndpointSpec {
   port: number;
@@ -181,10 +182,22 @@ export function upstreamClientFromEnv(): UpstreamClientKind | undefined {
   return v;
 }
 
+/**
+ * The downstream server the suites run against: WEIR_DOWNSTREAM_SERVER=native|node (default: the
+ * proxy's own default, the lean server). test/proxy/node-server.test.ts sets it to re-run suites
+ * over node:http.
+ */
+export function downstreamServerFromEnv(): DownstreamServerKind | undefined {
+  const v = process.env.WEIR_DOWNSTREAM_SERVER;
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'native' && v !== 'node') throw new Error(`WEIR_DOWNSTREAM_SERVER must be native or node, not ${v}`);
+  return v;
+}
+
 /** A ProxyServer with one listener on port 0 serving `rc`, closed at teardown; access log captured. */
 export async function setupProxy(t: TestLike, rc: object, clusters: object[], hcmExtra: object = {}, opts: ProxyServerOptions = {}) {
   const log = new LogCapture();
-  const proxy = new ProxyServer({ accessLogStream: log, upstreamClient: upstreamClientFromEnv(), ...opts });
+  const proxy = new ProxyServer({ accessLogStream: log, upstreamClient: upstreamClientFromEnv(), downstreamServer: downstreamServerFromEnv(), ...opts });
   t.teardown(() => proxy.close());
   const r = await proxy.apply(resources([listener('l', rc, hcmExtra)], clusters));
   t.same(r.errors, [], 'applied');

@@ -8,7 +8,7 @@ import { TYPE_URL } from '../../src/config/resources';
 import { ProxyServer } from '../../src/proxy/proxy-server';
 import { compileSnapshot } from '../../src/proxy/snapshot';
 import { startSlow, startVersionedEach, startWebSocketEcho, websocketAccept, wsFrame, wsParse, type TestUpstream, waitForSeen } from '../helpers/upstream-servers';
-import { get, listener, LogCapture, resources, routeConfig, runConcurrent, staticCluster } from './fixtures';
+import { downstreamServerFromEnv, get, listener, LogCapture, resources, routeConfig, runConcurrent, staticCluster } from './fixtures';
 
 let v1: TestUpstream;
 let v2: TestUpstream;
@@ -19,7 +19,7 @@ t.before(async () => {
 const to = (cluster: string, extra: object = {}) => routeConfig([{ match: { prefix: '/' }, route: { cluster, ...extra } }]);
 
 t.test('apply with a bad resource returns path errors and keeps serving the last good snapshot', async (t) => {
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture() });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   t.same((await proxy.apply(resources([listener('l', to('v1'))], [staticCluster('v1', [v1.port])]))).errors, []);
   const port = proxy.listeners()[0]!.port;
@@ -39,7 +39,7 @@ t.test('apply with a bad resource returns path errors and keeps serving the last
 t.test('snapshot swap while a request is in flight: it completes on its snapshot; new requests see the new one', async (t) => {
   const slow = await startSlow(500);
   t.teardown(() => slow.close());
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture() });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   await proxy.apply(resources([listener('l', to('c'))], [staticCluster('c', [slow.port])]));
   const port = proxy.listeners()[0]!.port;
@@ -56,7 +56,7 @@ t.test('snapshot swap while a request is in flight: it completes on its snapshot
 });
 
 t.test('listener address change replaces the socket; removed listener stops accepting', async (t) => {
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture() });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   await proxy.apply(resources([listener('a', to('v1')), listener('b', to('v1'))], [staticCluster('v1', [v1.port])]));
   const [a, b] = proxy.listeners();
@@ -70,7 +70,7 @@ t.test('listener address change replaces the socket; removed listener stops acce
 });
 
 t.test('RDS route config by name; missing one leaves the listener warming', async (t) => {
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture() });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   const set = resources([listener('l', { rds: 'rc1' })], [staticCluster('v2', [v2.port])], { routeConfigurations: [{ ...to('v2'), name: 'rc1' }] });
   t.same((await proxy.apply(set)).errors, []);
@@ -104,7 +104,7 @@ t.test('http filters: unknown ones skipped and recorded; required unknown ones r
 t.test('drain under load: every request in flight completes, new connections are refused', async (t) => {
   const slow = await startSlow(300);
   t.teardown(() => slow.close());
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), drainTimeMs: 5000 });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), drainTimeMs: 5000, downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   await proxy.apply(resources([listener('l', to('s'))], [staticCluster('s', [slow.port])]));
   const port = proxy.listeners()[0]!.port;
@@ -122,7 +122,7 @@ t.test('drain under load: every request in flight completes, new connections are
 t.test('WebSocket upgrade is tunnelled to the upstream and echoes frames', async (t) => {
   const ws = await startWebSocketEcho();
   t.teardown(() => ws.close());
-  const proxy = new ProxyServer({ accessLogStream: new LogCapture() });
+  const proxy = new ProxyServer({ accessLogStream: new LogCapture(), downstreamServer: downstreamServerFromEnv() });
   t.teardown(() => proxy.close());
   await proxy.apply(
     resources(
