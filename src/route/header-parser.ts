@@ -313,9 +313,23 @@ export function readHeaderParser(
   removeName: string,
   path: string,
 ): HeaderParser {
+  return readHeaderParserOf(r, field(obj, addName), field(obj, removeName), addName, removeName, path);
+}
+
+/** `readHeaderParser` given the two lists already read (`addName` / `removeName` name them in errors). */
+export function readHeaderParserOf(
+  r: ConfigReader,
+  addValue: unknown,
+  removeValue: unknown,
+  addName: string,
+  removeName: string,
+  path: string,
+): HeaderParser {
+  // Most routes have neither list: no work, no garbage.
+  if ((addValue === undefined || addValue === null) && (removeValue === undefined || removeValue === null)) return EMPTY_HEADER_PARSER;
   const adds: HeaderToAdd[] = [];
   const removes: string[] = [];
-  const addList = r.array(obj, addName, path);
+  const addList = r.arrayOf(addValue, path, addName);
   for (let i = 0; i < addList.length; i++) {
     const p = `${join(path, addName)}[${i}]`;
     const option = addList[i];
@@ -361,7 +375,7 @@ export function readHeaderParser(
     }
     adds.push(new HeaderToAdd(lower, f.formatter, action, keepEmpty));
   }
-  const removeList = r.array(obj, removeName, path);
+  const removeList = r.arrayOf(removeValue, path, removeName);
   for (let i = 0; i < removeList.length; i++) {
     const p = `${join(path, removeName)}[${i}]`;
     const h = removeList[i];

@@ -7,10 +7,10 @@ import { Buffer } from 'node:buffer';
 import type { FractionalRuntime, RequestView, RequestViewExtras, Runtime } from './types';
 import type { VirtualHost } from './virtual-host';
 import type { CommonConfig } from './common-config';
-import { isObject } from '../util/proto-json';
-import { ConfigReader, field, join } from './config-reader';
+import { isObject, type JsonObject } from '../util/proto-json';
+import { ConfigReader, either, field, fields, join } from './config-reader';
 import { readHeaderMatchers, matchAllHeaders, firstHeaderValue, headerSource, type HeaderMatcher } from './header-matcher';
-import { readHeaderParser, EMPTY_HEADER_PARSER, type HeaderParser, type HeaderMutationTarget, type FormatContext } from './header-parser';
+import { readHeaderParserOf, EMPTY_HEADER_PARSER, type HeaderParser, type HeaderMutationTarget, type FormatContext } from './header-parser';
 import { asciiStartsWithLower, readRegexMatcher, readStringMatcher, type StringMatcher } from './string-matcher';
 import { compileRewrite, type RegexMatcher, type RegexRewrite } from './regex';
 import { readMetadataMatcher, type MetadataMatcher } from './metadata-matcher';
@@ -873,6 +873,12 @@ function baseParts(name: string, vh: VirtualHost, index: number, kind: RouteKind
 
 // ---- compile ------------------------------------------------------------------------------------
 
+// Oneof members in Envoy's declaration order (the first set one wins; a second is reported).
+const ROUTE_ACTIONS = ['route', 'redirect', 'direct_response', 'filter_action', 'non_forwarding_action'] as const;
+const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'connect_matcher', 'path_separated_prefix', 'path_match_policy'] as const;
+const CLUSTER_SPECIFIERS = ['cluster', 'cluster_header', 'weighted_clusters', 'cluster_specifier_plugin', 'inline_cluster_specifier_plugin'] as const;
+const HOST_REWRITE_SPECIFIERS = ['host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex'] as const;
+
 export function readRoute(
   r: ConfigReader,
   raw: unknown,
@@ -887,57 +893,91 @@ export function readRoute(
     r.error(path, 'expected an object');
     return null;
   }
-  const action = r.oneof(raw, ['route', 'redirect', 'direct_response', 'filter_action', 'non_forwarding_action'], path, 'action');
-  if (action === undefined) {
+  // Fields are read as literal loads (config-reader `fields`/`either`): ~75 per route, most absent.
+  const o = raw;
+  const directResponse = either(o.direct_response, o.directResponse);
+  const a = r.oneofOf(
+    path,
+    'action',
+    ROUTE_ACTIONS,
+    o.route,
+    o.redirect,
+    directResponse,
+    either(o.filter_action, o.filterAction),
+    either(o.non_forwarding_action, o.nonForwardingAction),
+  );
+  if (a === -1) {
     r.error(path, 'one of route, redirect, direct_response, filter_action or non_forwarding_action is required');
   }
-  const kind: RouteKind =
-    action === 'redirect' ? 'redirect' : action === 'direct_response' ? 'direct_response' : action === 'route' ? 'route' : 'filter_action';
-  const p = baseParts(r.string(raw, 'name', path) ?? '', vh, index, kind, common, false);
-  p.metadata = field(raw, 'metadata');
+  const kind: RouteKind = a === 1 ? 'redirect' : a === 2 ? 'direct_response' : a === 0 ? 'route' : 'filter_action';
+  const p = baseParts(r.stringOf(o.name, path, 'name') ?? '', vh, index, kind, common, false);
+  const metadata = o.metadata;
+  p.metadata = metadata;
 
-  readMatch(r, raw, path, p);
+  readMatch(r, o.match, path, p);
 
-  if (action === 'route') readRouteAction(r, r.object(raw, 'route', path), join(path, 'route'), p, vhostRetryPolicy);
-  else if (action === 'redirect') p.redirect = readRedirect(r, r.object(raw, 'redirect', path), join(path, 'redirect'));
-  else if (action === 'direct_response') {
-    p.directResponse = readDirectResponse(r, r.object(raw, 'direct_response', path), join(path, 'direct_response'), common);
+  if (a === 0) readRouteAction(r, r.objectOf(o.route, path, 'route'), join(path, 'route'), p, vhostRetryPolicy);
+  else if (a === 1) p.redirect = readRedirect(r, r.objectOf(o.redirect, path, 'redirect'), join(path, 'redirect'));
+  else if (a === 2) {
+    p.directResponse = readDirectResponse(r, r.objectOf(directResponse, path, 'direct_response'), join(path, 'direct_response'), common);
   }
 
-  p.requestHeaderParser = readHeaderParser(r, raw, 'request_headers_to_add', 'request_headers_to_remove', path);
-  p.responseHeaderParser = readHeaderParser(r, raw, 'response_headers_to_add', 'response_headers_to_remove', path);
-  readPickMode(r, raw, path, p, common);
-  readTypedPerFilterConfig(r, raw, path, p);
+  p.requestHeaderParser = readHeaderParserOf(
+    r,
+    either(o.request_headers_to_add, o.requestHeadersToAdd),
+    either(o.request_headers_to_remove, o.requestHeadersToRemove),
+    'request_headers_to_add',
+    'request_headers_to_remove',
+    path,
+  );
+  p.responseHeaderParser = readHeaderParserOf(
+    r,
+    either(o.response_headers_to_add, o.responseHeadersToAdd),
+    either(o.response_headers_to_remove, o.responseHeadersToRemove),
+    'response_headers_to_add',
+    'response_headers_to_remove',
+    path,
+  );
+  readPickMode(r, metadata, path, p, common);
+  readTypedPerFilterConfig(r, either(o.typed_per_filter_config, o.typedPerFilterConfig), path, p);
   if (r.errors.length !== before) return null;
   return new RouteEntry(p);
 }
 
-function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryParts): void {
+function readMatch(r: ConfigReader, matchValue: unknown, path: string, p: RouteEntryParts): void {
   const mp = join(path, 'match');
-  const m = r.object(raw, 'match', path);
+  const m = r.objectOf(matchValue, path, 'match');
   if (m === undefined) {
     r.error(mp, 'match is required');
     return;
   }
-  const spec = r.oneof(
-    m,
-    ['prefix', 'path', 'safe_regex', 'connect_matcher', 'path_separated_prefix', 'path_match_policy'],
+  const safeRegex = either(m.safe_regex, m.safeRegex);
+  const separated = either(m.path_separated_prefix, m.pathSeparatedPrefix);
+  const si = r.oneofOf(
     mp,
     'path_specifier',
+    PATH_SPECIFIERS,
+    m.prefix,
+    m.path,
+    safeRegex,
+    either(m.connect_matcher, m.connectMatcher),
+    separated,
+    either(m.path_match_policy, m.pathMatchPolicy),
   );
-  p.caseSensitive = r.bool(m, 'case_sensitive', mp) ?? true;
+  const spec = si === -1 ? undefined : PATH_SPECIFIERS[si];
+  p.caseSensitive = r.boolOf(either(m.case_sensitive, m.caseSensitive), mp, 'case_sensitive') ?? true;
   switch (spec) {
     case 'prefix':
       p.pathKind = PATH_PREFIX;
-      p.pathValue = r.string(m, 'prefix', mp) ?? '';
+      p.pathValue = r.stringOf(m.prefix, mp, 'prefix') ?? '';
       break;
     case 'path':
       p.pathKind = PATH_EXACT;
-      p.pathValue = r.string(m, 'path', mp) ?? '';
+      p.pathValue = r.stringOf(m.path, mp, 'path') ?? '';
       break;
     case 'path_separated_prefix': {
       p.pathKind = PATH_SEPARATED_PREFIX;
-      const v = r.string(m, 'path_separated_prefix', mp) ?? '';
+      const v = r.stringOf(separated, mp, 'path_separated_prefix') ?? '';
       // PGV: pattern ^[^?#]+[^?#/]$.
       if (!/^[^?#]+[^?#/]$/.test(v)) {
         r.error(join(mp, 'path_separated_prefix'), `${JSON.stringify(v)} must not contain ? or #, must not end with /, and needs at least 2 characters`);
@@ -947,7 +987,7 @@ function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryPar
     }
     case 'safe_regex': {
       p.pathKind = PATH_REGEX;
-      p.pathRegex = readRegexMatcher(r, field(m, 'safe_regex'), join(mp, 'safe_regex'));
+      p.pathRegex = readRegexMatcher(r, safeRegex, join(mp, 'safe_regex'));
       // Envoy: case_sensitive does not apply to safe_regex (use (?i) in the pattern).
       p.caseSensitive = true;
       break;
@@ -961,9 +1001,11 @@ function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryPar
     default:
       r.error(mp, 'one of prefix, path, safe_regex or path_separated_prefix is required');
   }
-  const headers = readHeaderMatchers(r, m, 'headers', mp);
-  if (headers.length !== 0) p.headerMatchers = headers;
-  const qps = r.array(m, 'query_parameters', mp);
+  if (m.headers !== undefined) {
+    const headers = readHeaderMatchers(r, m, 'headers', mp);
+    if (headers.length !== 0) p.headerMatchers = headers;
+  }
+  const qps = r.arrayOf(either(m.query_parameters, m.queryParameters), mp, 'query_parameters');
   if (qps.length !== 0) p.queryParameterMatchers = [];
   for (let i = 0; i < qps.length; i++) {
     const qp = `${join(mp, 'query_parameters')}[${i}]`;
@@ -983,7 +1025,7 @@ function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryPar
     }
     p.queryParameterMatchers.push(new QueryParameterMatcher(name, sm));
   }
-  const rf = r.object(m, 'runtime_fraction', mp);
+  const rf = r.objectOf(either(m.runtime_fraction, m.runtimeFraction), mp, 'runtime_fraction');
   if (rf !== undefined) {
     const rfp = join(mp, 'runtime_fraction');
     p.runtimeKey = r.string(rf, 'runtime_key', rfp) ?? '';
@@ -993,50 +1035,59 @@ function readMatch(r: ConfigReader, raw: unknown, path: string, p: RouteEntryPar
     const d = r.enumValue(dv, 'denominator', dvp, DENOMINATORS) ?? 0;
     p.runtimeDenominator = DENOMINATOR_VALUES[d] ?? 100;
   }
-  const grpc = field(m, 'grpc');
+  const grpc = m.grpc;
   if (grpc !== undefined && grpc !== null) {
     if (!isObject(grpc)) r.error(join(mp, 'grpc'), 'expected an object ({})');
     p.grpc = true;
   }
-  const tls = r.object(m, 'tls_context', mp);
+  const tls = r.objectOf(either(m.tls_context, m.tlsContext), mp, 'tls_context');
   if (tls !== undefined) {
     const tp = join(mp, 'tls_context');
     p.tlsPresented = r.bool(tls, 'presented', tp) ?? null;
     p.tlsValidated = r.bool(tls, 'validated', tp) ?? null;
   }
-  const dms = r.array(m, 'dynamic_metadata', mp);
+  const dms = r.arrayOf(either(m.dynamic_metadata, m.dynamicMetadata), mp, 'dynamic_metadata');
   if (dms.length !== 0) p.dynamicMetadataMatchers = [];
   for (let i = 0; i < dms.length; i++) {
     const dm = readMetadataMatcher(r, dms[i], `${join(mp, 'dynamic_metadata')}[${i}]`);
     if (dm !== null) p.dynamicMetadataMatchers.push(dm);
   }
-  if (r.array(m, 'filter_state', mp).length > 0) r.error(join(mp, 'filter_state'), 'filter_state matchers are not supported');
-  if (field(m, 'cel_matcher') !== undefined) r.error(join(mp, 'cel_matcher'), 'cel_matcher is not supported');
+  if (r.arrayOf(either(m.filter_state, m.filterState), mp, 'filter_state').length > 0) {
+    r.error(join(mp, 'filter_state'), 'filter_state matchers are not supported');
+  }
+  if (either(m.cel_matcher, m.celMatcher) !== undefined) r.error(join(mp, 'cel_matcher'), 'cel_matcher is not supported');
 }
 
-function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEntryParts, vhostRetryPolicy: CompiledRetryPolicy | null): void {
+function readRouteAction(r: ConfigReader, ra: JsonObject | undefined, path: string, p: RouteEntryParts, vhostRetryPolicy: CompiledRetryPolicy | null): void {
   if (ra === undefined) return;
-  const spec = r.oneof(
-    ra,
-    ['cluster', 'cluster_header', 'weighted_clusters', 'cluster_specifier_plugin', 'inline_cluster_specifier_plugin'],
+  const clusterHeaderValue = either(ra.cluster_header, ra.clusterHeader);
+  const weighted = either(ra.weighted_clusters, ra.weightedClusters);
+  const si = r.oneofOf(
     path,
     'cluster_specifier',
+    CLUSTER_SPECIFIERS,
+    ra.cluster,
+    clusterHeaderValue,
+    weighted,
+    either(ra.cluster_specifier_plugin, ra.clusterSpecifierPlugin),
+    either(ra.inline_cluster_specifier_plugin, ra.inlineClusterSpecifierPlugin),
   );
+  const spec = si === -1 ? undefined : CLUSTER_SPECIFIERS[si];
   switch (spec) {
     case 'cluster': {
-      const c = r.string(ra, 'cluster', path) ?? '';
+      const c = r.stringOf(ra.cluster, path, 'cluster') ?? '';
       if (c === '') r.error(join(path, 'cluster'), 'must not be empty');
       p.clusterName = c;
       break;
     }
     case 'cluster_header': {
-      const h = r.string(ra, 'cluster_header', path) ?? '';
+      const h = r.stringOf(clusterHeaderValue, path, 'cluster_header') ?? '';
       if (h === '') r.error(join(path, 'cluster_header'), 'must not be empty');
       p.clusterHeader = h.toLowerCase();
       break;
     }
     case 'weighted_clusters':
-      readWeightedClusters(r, r.object(ra, 'weighted_clusters', path), join(path, 'weighted_clusters'), p);
+      readWeightedClusters(r, r.objectOf(weighted, path, 'weighted_clusters'), join(path, 'weighted_clusters'), p);
       break;
     case 'cluster_specifier_plugin':
     case 'inline_cluster_specifier_plugin':
@@ -1046,50 +1097,50 @@ function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEnt
       r.error(path, 'one of cluster, cluster_header or weighted_clusters is required');
   }
 
-  const pr = r.string(ra, 'prefix_rewrite', path);
+  const pr = r.stringOf(either(ra.prefix_rewrite, ra.prefixRewrite), path, 'prefix_rewrite');
   if (pr !== undefined && pr !== '') p.prefixRewrite = pr;
-  const rr = r.object(ra, 'regex_rewrite', path);
+  const rr = r.objectOf(either(ra.regex_rewrite, ra.regexRewrite), path, 'regex_rewrite');
   if (rr !== undefined) p.regexRewrite = readRewrite(r, rr, join(path, 'regex_rewrite'));
-  if (field(ra, 'path_rewrite_policy') !== undefined) {
+  if (either(ra.path_rewrite_policy, ra.pathRewritePolicy) !== undefined) {
     r.error(join(path, 'path_rewrite_policy'), 'path_rewrite_policy extensions are not supported');
   }
   if (p.prefixRewrite !== null && rr !== undefined) {
     r.error(path, 'Specify only one of prefix_rewrite, regex_rewrite or path_rewrite_policy');
   }
 
-  const hostSpec = r.oneof(
-    ra,
-    ['host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex'],
-    path,
-    'host_rewrite_specifier',
-  );
-  if (hostSpec === 'host_rewrite_literal') {
-    const h = r.string(ra, 'host_rewrite_literal', path) ?? '';
+  const hostLiteral = either(ra.host_rewrite_literal, ra.hostRewriteLiteral);
+  const autoHost = either(ra.auto_host_rewrite, ra.autoHostRewrite);
+  const hostHeader = either(ra.host_rewrite_header, ra.hostRewriteHeader);
+  const hostRegex = either(ra.host_rewrite_path_regex, ra.hostRewritePathRegex);
+  const hi = r.oneofOf(path, 'host_rewrite_specifier', HOST_REWRITE_SPECIFIERS, hostLiteral, autoHost, hostHeader, hostRegex);
+  if (hi === 0) {
+    const h = r.stringOf(hostLiteral, path, 'host_rewrite_literal') ?? '';
     if (h !== '') p.hostRewriteLiteral = h;
-  } else if (hostSpec === 'auto_host_rewrite') {
-    p.autoHostRewrite = r.bool(ra, 'auto_host_rewrite', path) ?? false;
-  } else if (hostSpec === 'host_rewrite_header') {
-    const h = r.string(ra, 'host_rewrite_header', path) ?? '';
+  } else if (hi === 1) {
+    p.autoHostRewrite = r.boolOf(autoHost, path, 'auto_host_rewrite') ?? false;
+  } else if (hi === 2) {
+    const h = r.stringOf(hostHeader, path, 'host_rewrite_header') ?? '';
     if (h !== '') p.hostRewriteHeader = h.toLowerCase();
-  } else if (hostSpec === 'host_rewrite_path_regex') {
-    p.hostRewritePathRegex = readRewrite(r, r.object(ra, 'host_rewrite_path_regex', path), join(path, 'host_rewrite_path_regex'));
+  } else if (hi === 3) {
+    p.hostRewritePathRegex = readRewrite(r, r.objectOf(hostRegex, path, 'host_rewrite_path_regex'), join(path, 'host_rewrite_path_regex'));
   }
 
-  const t = r.durationMs(ra, 'timeout', path);
+  const t = r.durationMsOf(ra.timeout, path, 'timeout');
   p.timeoutMs = t === undefined ? DEFAULT_ROUTE_TIMEOUT_MS : t;
-  p.idleTimeoutMs = r.durationMs(ra, 'idle_timeout', path) ?? null;
+  p.idleTimeoutMs = r.durationMsOf(either(ra.idle_timeout, ra.idleTimeout), path, 'idle_timeout') ?? null;
 
   // Route-specific retry policy wins; else the virtual host's (RouteEntryImplBase::buildRetryPolicy).
-  const rp = r.object(ra, 'retry_policy', path);
+  const rp = r.objectOf(either(ra.retry_policy, ra.retryPolicy), path, 'retry_policy');
   if (rp !== undefined) p.retryPolicy = readRetryPolicy(r, rp, join(path, 'retry_policy'));
   else p.retryPolicy = vhostRetryPolicy;
-  const cnf = r.enumValue(ra, 'cluster_not_found_response_code', path, CLUSTER_NOT_FOUND_CODES) ?? 0;
+  const cnf =
+    r.enumValueOf(either(ra.cluster_not_found_response_code, ra.clusterNotFoundResponseCode), path, 'cluster_not_found_response_code', CLUSTER_NOT_FOUND_CODES) ?? 0;
   p.clusterNotFoundResponseCode = CLUSTER_NOT_FOUND_STATUS[cnf] ?? 503;
-  p.appendXForwardedHost = r.bool(ra, 'append_x_forwarded_host', path) ?? false;
+  p.appendXForwardedHost = r.boolOf(either(ra.append_x_forwarded_host, ra.appendXForwardedHost), path, 'append_x_forwarded_host') ?? false;
 
   readMirrorPolicies(r, ra, path, p);
 
-  const hps = r.array(ra, 'hash_policy', path);
+  const hps = r.arrayOf(either(ra.hash_policy, ra.hashPolicy), path, 'hash_policy');
   if (hps.length !== 0) p.hashPolicy = [];
   for (let i = 0; i < hps.length; i++) {
     const hp = readHashPolicy(r, hps[i], `${join(path, 'hash_policy')}[${i}]`);
@@ -1097,17 +1148,17 @@ function readRouteAction(r: ConfigReader, ra: unknown, path: string, p: RouteEnt
   }
 }
 
-function readWeightedClusters(r: ConfigReader, wcs: unknown, path: string, p: RouteEntryParts): void {
+function readWeightedClusters(r: ConfigReader, wcs: JsonObject | undefined, path: string, p: RouteEntryParts): void {
   if (wcs === undefined) return;
-  const list = r.array(wcs, 'clusters', path);
+  const list = r.arrayOf(wcs.clusters, path, 'clusters');
   if (list.length === 0) {
     r.error(join(path, 'clusters'), 'at least one cluster is required');
     return;
   }
   // total_weight is deprecated and ignored; runtime_key_prefix is ignored (weights come from config).
-  r.uint(wcs, 'total_weight', path, MAX_UINT32);
-  r.string(wcs, 'runtime_key_prefix', path);
-  const header = r.string(wcs, 'header_name', path);
+  r.uintOf(either(wcs.total_weight, wcs.totalWeight), path, 'total_weight', MAX_UINT32);
+  r.stringOf(either(wcs.runtime_key_prefix, wcs.runtimeKeyPrefix), path, 'runtime_key_prefix');
+  const header = r.stringOf(either(wcs.header_name, wcs.headerName), path, 'header_name');
   if (header !== undefined && header !== '') p.randomValueHeader = header.toLowerCase();
   const out: WeightedCluster[] = [];
   const errorsBefore = r.errors.length;
@@ -1119,22 +1170,36 @@ function readWeightedClusters(r: ConfigReader, wcs: unknown, path: string, p: Ro
       r.error(cp, 'expected an object');
       continue;
     }
-    const name = r.string(c, 'name', cp) ?? '';
-    const clusterHeader = (r.string(c, 'cluster_header', cp) ?? '').toLowerCase();
+    const name = r.stringOf(c.name, cp, 'name') ?? '';
+    const clusterHeader = (r.stringOf(either(c.cluster_header, c.clusterHeader), cp, 'cluster_header') ?? '').toLowerCase();
     if ((name === '') === (clusterHeader === '')) {
       r.error(cp, name === '' ? 'At least one of name or cluster_header need to be specified' : 'Only one of name or cluster_header can be specified');
     }
-    const weight = r.uint(c, 'weight', cp, MAX_UINT32) ?? 0;
+    const weight = r.uintOf(c.weight, cp, 'weight', MAX_UINT32) ?? 0;
     sum += weight;
     out.push(
       new WeightedCluster(
         name,
         weight,
         clusterHeader,
-        r.string(c, 'host_rewrite_literal', cp) ?? '',
-        readHeaderParser(r, c, 'request_headers_to_add', 'request_headers_to_remove', cp),
-        readHeaderParser(r, c, 'response_headers_to_add', 'response_headers_to_remove', cp),
-        field(c, 'metadata_match'),
+        r.stringOf(either(c.host_rewrite_literal, c.hostRewriteLiteral), cp, 'host_rewrite_literal') ?? '',
+        readHeaderParserOf(
+          r,
+          either(c.request_headers_to_add, c.requestHeadersToAdd),
+          either(c.request_headers_to_remove, c.requestHeadersToRemove),
+          'request_headers_to_add',
+          'request_headers_to_remove',
+          cp,
+        ),
+        readHeaderParserOf(
+          r,
+          either(c.response_headers_to_add, c.responseHeadersToAdd),
+          either(c.response_headers_to_remove, c.responseHeadersToRemove),
+          'response_headers_to_add',
+          'response_headers_to_remove',
+          cp,
+        ),
+        either(c.metadata_match, c.metadataMatch),
       ),
     );
   }
@@ -1310,10 +1375,12 @@ function readDirectResponse(r: ConfigReader, dr: unknown, path: string, common: 
  * `{header: <name>}`. Default: CompileOptions.defaultPickMode, else random. A sticky request
  * without the key falls back to the random value.
  */
-function readPickMode(r: ConfigReader, raw: unknown, path: string, p: RouteEntryParts, common: CommonConfig): void {
-  const mdPath = join(path, 'metadata.filter_metadata.weir');
-  const fm = field(field(raw, 'metadata'), 'filter_metadata');
+function readPickMode(r: ConfigReader, metadata: unknown, path: string, p: RouteEntryParts, common: CommonConfig): void {
+  const md = fields(metadata);
+  const fm = either(md.filter_metadata, md.filterMetadata);
   const weir = isObject(fm) ? fm['weir'] : undefined;
+  if (weir === undefined && p.weightedClusters === null) return;
+  const mdPath = join(path, 'metadata.filter_metadata.weir');
   let mode: PickMode = common.defaultPickMode;
   let explicit = false;
   if (weir !== undefined) {
@@ -1464,8 +1531,8 @@ export function faultHeadersMatch(f: CompiledFault, req: RequestView): boolean {
  * wrapped in envoy.config.route.v3.FilterConfig); other filters' entries are left for them (weir
  * skips those filters).
  */
-function readTypedPerFilterConfig(r: ConfigReader, raw: unknown, path: string, p: RouteEntryParts): void {
-  const tpf = r.object(raw, 'typed_per_filter_config', path);
+function readTypedPerFilterConfig(r: ConfigReader, value: unknown, path: string, p: RouteEntryParts): void {
+  const tpf = r.objectOf(value, path, 'typed_per_filter_config');
   if (tpf === undefined) return;
   const v = tpf[FAULT_FILTER_NAME];
   if (v === undefined || v === null) return;
@@ -1525,9 +1592,9 @@ function readMirrorPolicy(r: ConfigReader, m: unknown, path: string): RequestMir
   return { cluster, clusterHeader, numerator, denominator, disableShadowHostSuffixAppend };
 }
 
-function readMirrorPolicies(r: ConfigReader, ra: unknown, path: string, p: RouteEntryParts): void {
-  const list = r.array(ra, 'request_mirror_policies', path);
-  const legacy = r.object(ra, 'request_mirror_policy', path);
+function readMirrorPolicies(r: ConfigReader, ra: JsonObject, path: string, p: RouteEntryParts): void {
+  const list = r.arrayOf(either(ra.request_mirror_policies, ra.requestMirrorPolicies), path, 'request_mirror_policies');
+  const legacy = r.objectOf(either(ra.request_mirror_policy, ra.requestMirrorPolicy), path, 'request_mirror_policy');
   if (list.length === 0 && legacy === undefined) return;
   const out: RequestMirrorPolicy[] = [];
   for (let i = 0; i < list.length; i++) {

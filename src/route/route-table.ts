@@ -433,8 +433,9 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
     if (requireTls !== 'NONE') vh.sslRedirect = sslRedirectRoute(vh, common);
     const routes = vh.routes as RouteEntry[];
     const rl = r.array(vraw, 'routes', vp);
+    const rp = join(vp, 'routes');
     for (let i = 0; i < rl.length; i++) {
-      const entry = readRoute(r, rl[i], `${join(vp, 'routes')}[${i}]`, vh, i, common, vhostRetry);
+      const entry = readRoute(r, rl[i], rp + '[' + i + ']', vh, i, common, vhostRetry);
       if (entry !== null) routes.push(entry);
     }
     vh.seal();
