@@ -6,8 +6,10 @@
 // Per round the paired ratios on/off of req/s and of CPU µs per request (weir's own CPU from
 // /proc, not the load generator's) are taken; the report is the median of those ratios with a
 // distribution-free 95% interval for the median (order statistics of the binomial) and the
-// min/max. Next to it, a direct in-process measurement of the metrics code per request
-// (ListenerMetrics.streamDone, ns of CPU per call minus a no-op observer).
+// min/max. Next to it, two direct measurements of the metrics code itself: in process
+// (ListenerMetrics.streamDone, ns of CPU per call minus a no-op observer), and under the same load
+// (a third weir with metrics under `node --cpu-prof`: the share of its busy CPU samples whose
+// function lives in src/admin/, i.e. the metrics code; BENCH_PROFILE=0 skips it).
 //
 //   npm run build && node dist/bench/metrics.js          BENCH_DURATION=4 BENCH_ROUNDS=16 (defaults, ~2.5 min)
 //   BENCH_CONNECTIONS=50,200 ...                           several connection counts per round
@@ -21,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveCommand, runLoad, type LoadTool } from './lib/load';
 import { cpuMicros, startChild, type Child } from './lib/procs';
+import { summariseProfile } from './lib/profile';
 import { benchBootstrap, staticCluster, weighted } from './lib/bootstrap';
 import { compileSnapshot } from '../src/proxy/snapshot';
 import { Metrics, type ClusterView, type ObservedStream } from '../src/admin/metrics';
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
         rounds.get(c)!.push(pair as { on: Sample; off: Sample });
       }
     }
+    const profile = process.env.BENCH_PROFILE === '0' ? null : await profileShare(node, file, tool, tmp);
     const rows = CONNECTIONS.map((c) => {
       const rs = rounds.get(c)!;
       const rpsRatio = spread(rs.map((p) => p.on.rps / p.off.rps));
@@ -231,7 +235,7 @@ async function main(): Promise<void> {
     const publish = process.env.BENCH_WRITE_RESULTS === '1';
     if (publish) fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const out = publish ? path.join(ROOT, 'bench', 'results', `metrics-${date.slice(0, 10)}.json`) : path.join(os.tmpdir(), `weir-bench-metrics-${date.replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(out, JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, cpus: os.cpus().length, load, micro, rows, samples: Object.fromEntries(rounds) }, null, 2) + '\n');
+    fs.writeFileSync(out, JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, cpus: os.cpus().length, load, micro, profile, rows, samples: Object.fromEntries(rounds) }, null, 2) + '\n');
     const pct = (x: number): string => fmt((x - 1) * 100) + '%';
     const cost = (x: number): string => fmt((1 - x) * 100) + '%';
     const lines = [
@@ -241,7 +245,7 @@ async function main(): Promise<void> {
       '',
       'Per round, the ratio metrics on / metrics off of the two runs; the table gives the median of those paired ratios, a distribution-free 95% interval for that median (order statistics) and the smallest and largest round.',
       '',
-      '| connections | throughput cost (median) | 95% interval | min-max of rounds | CPU µs/request added (median) | 95% interval | min-max of rounds | req/s on / off (medians) | CPU µs/req on / off (medians) |',
+      '| connections | throughput cost (median) | 95% interval | min-max of rounds | CPU per request added (median) | 95% interval | min-max of rounds | req/s on / off (medians) | CPU µs/req on / off (medians) |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(
         (r) =>
@@ -250,6 +254,12 @@ async function main(): Promise<void> {
       '',
       `Measured directly, the metrics code costs ${fmt(micro.median, 0)} ns of CPU per request (\`ListenerMetrics.streamDone\` on the compiled snapshot: 90% v1, 10% v2, 1% 503 UF; 2M calls per repetition minus a no-op observer, median of ${micro.n} repetitions, min ${fmt(micro.min, 0)}, max ${fmt(micro.max, 0)}): ${rows.map((r) => `${fmt(r.microPctOfCpu, 2)}% of the ${fmt(r.cpuOff)} µs of CPU weir spends per request without metrics at ${r.connections} connections`).join('; ')}.`,
       '',
+      ...(profile === null
+        ? []
+        : [
+            `Under load (a third weir with metrics on under \`node --cpu-prof\`, ${CONNECTIONS[0]} connections for ${DURATION_S} s, ${profile.requests} requests), ${fmt(profile.adminPct, 2)}% of its busy CPU samples were in the metrics code (functions in src/admin/: ${profile.functions.map((f) => `${f.name} ${fmt(f.selfPct, 2)}%`).join(', ') || 'none sampled'}); garbage collection is not attributed to a function.`,
+            '',
+          ]),
       `Target: under 10% of throughput. ${rows.map((r) => `At ${r.connections} connections the median paired cost is ${cost(r.rpsRatio.median)} (95% interval ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)}) and CPU per request ${pct(r.cpuRatio.median)}`).join('; ')}.`,
       '',
     ];
@@ -260,6 +270,32 @@ async function main(): Promise<void> {
     await Promise.all(children.map((c) => c.stop()));
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The share of weir's busy CPU samples spent in src/admin/ (the metrics code) under load: a third
+ * weir (metrics on) runs under `node --cpu-prof` for one load run and is stopped (SIGTERM: it
+ * drains and exits, which writes the profile).
+ */
+async function profileShare(node: string, file: string, tool: LoadTool, tmp: string): Promise<{ adminPct: number; requests: number; functions: { name: string; selfPct: number }[] } | null> {
+  const dir = path.join(tmp, 'profile');
+  const w = await startChild('metrics on (profiled)', node, ['--cpu-prof', '--cpu-prof-dir', dir, path.join(DIST, 'src', 'cli', 'main.js'), '-c', file, '--log-level', 'info', '--drain-time-s', '1'], /listener bench listening on [\d.]+:(\d+)/);
+  let requests = 0;
+  try {
+    const port = Number(w.match[1]);
+    await runLoad(tool, port, 50, 1); // JIT warm-up (in the profile too: a small share)
+    requests = (await runLoad(tool, port, CONNECTIONS[0]!, DURATION_S)).requests;
+  } finally {
+    await w.child.stop();
+  }
+  const prof = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  if (prof === undefined) {
+    process.stderr.write('profile: no .cpuprofile written; skipped\n');
+    return null;
+  }
+  const all = summariseProfile(path.join(dir, prof), ROOT, Number.MAX_SAFE_INTEGER);
+  const admin = all.filter((f) => f.where.startsWith(path.join('dist', 'src', 'admin') + path.sep));
+  return { adminPct: admin.reduce((a, f) => a + f.selfPct, 0), requests, functions: admin.slice(0, 6).map((f) => ({ name: f.name, selfPct: f.selfPct })) };
 }
 
 /** Replaces the "## Metrics" section of RESULTS.md (up to the next "## " heading), or appends it. */
