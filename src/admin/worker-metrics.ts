@@ -88,41 +88,60 @@ export function serveWorkerMetrics(registry: Registry): () => void {
 
 let nextId = 1;
 
+/** A question in flight: the workers that have not answered yet. */
+interface Pending {
+  readonly waiting: Set<Worker>;
+  readonly answers: unknown[];
+  readonly finish: () => void;
+}
+const pending = new Map<number, Pending>();
+let listening = false;
+
+/**
+ * One 'message' and one 'exit' listener on node:cluster for every question (not one pair per
+ * admin request: a dashboard polling while a worker is stopped would pile them up).
+ */
+function listen(): void {
+  if (listening) return;
+  listening = true;
+  cluster.on('message', (w: Worker, m: Response) => {
+    if (m === null || typeof m !== 'object' || m.weir !== RESPONSE) return;
+    const p = pending.get(m.id);
+    if (p === undefined || !p.waiting.delete(w)) return;
+    p.answers.push(m.value);
+    if (p.waiting.size === 0) p.finish();
+  });
+  // A worker that dies before answering is not waited for.
+  cluster.on('exit', (w: Worker) => {
+    for (const p of [...pending.values()]) if (p.waiting.delete(w) && p.waiting.size === 0) p.finish();
+  });
+}
+
 /**
  * In the primary: ask every connected worker `kind`; resolves with the answers received within
  * `timeoutMs` (a worker that exits before answering is not waited for), and how many were asked.
  */
 export function askWorkers<K extends WorkerQuestion>(kind: K, timeoutMs: number): Promise<{ answers: WorkerAnswers[K][]; asked: number }> {
-  const id = nextId++;
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  if (workers.length === 0) return Promise.resolve({ answers: [], asked: 0 });
+  listen();
+  const id = nextId++;
   return new Promise((resolve) => {
     const answers: WorkerAnswers[K][] = [];
-    const waiting = new Set<Worker>(workers);
-    let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {
+      if (!pending.delete(id)) return;
       clearTimeout(timer);
-      cluster.off('message', onMessage);
-      cluster.off('exit', onExit);
       resolve({ answers, asked: workers.length });
     };
-    const onMessage = (w: Worker, m: Response): void => {
-      if (m === null || typeof m !== 'object' || m.weir !== RESPONSE || m.id !== id || !waiting.delete(w)) return;
-      answers.push(m.value as WorkerAnswers[K]);
-      if (waiting.size === 0) finish();
-    };
-    const onExit = (w: Worker): void => {
-      if (waiting.delete(w) && waiting.size === 0) finish();
-    };
-    if (workers.length === 0) return finish();
-    timer = setTimeout(finish, timeoutMs);
-    cluster.on('message', onMessage);
-    cluster.on('exit', onExit);
+    const timer = setTimeout(finish, timeoutMs);
+    const p: Pending = { waiting: new Set(workers), answers, finish };
+    pending.set(id, p);
     for (const w of workers) {
       try {
         w.send({ weir: REQUEST, id, kind } satisfies Request);
       } catch {
         // The channel closed between isConnected() and send(): that worker will not answer.
-        onExit(w);
+        if (p.waiting.delete(w) && p.waiting.size === 0) finish();
       }
     }
   });

@@ -73,6 +73,10 @@ t.test('--concurrency 2: /clusters sums both workers, /listeners shows the bound
   t.ok(took < 5000, `answered within the bound (${took} ms)`);
   const share = hostStat(partial.body, host, 'rq_total');
   t.ok(share > 0 && share < N + 1, `the running worker's share (${share} of ${N + 1}): both workers served traffic`);
+  // Many admin requests at once while it is stopped (a dashboard polling, a scraper): all answer.
+  const many = await Promise.all(Array.from({ length: 12 }, (_x, i) => get(admin, i % 2 === 0 ? '/clusters' : '/stats/prometheus')));
+  t.same(many.map((r) => r.headers['x-weir-workers']), Array(12).fill('1/2'), 'every concurrent admin request answered without the stopped worker');
+  t.notMatch(weir.log(), /MaxListenersExceeded/, 'no listener pile-up in the primary');
   const pl = await get(admin, '/listeners');
   t.equal(pl.body, `main::127.0.0.1:${port}\n`, 'listeners from the worker that answered');
   process.kill(pids[0]!, 'SIGCONT');
