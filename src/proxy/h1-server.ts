@@ -24,6 +24,7 @@
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { probeNativeParser } from '../upstream/conn-pool';
 import type { DownstreamRequest, DownstreamResponse } from './downstream';
 
@@ -421,6 +422,7 @@ function dispatchNT(c: H1Connection, ex: H1Exchange): void {
 }
 
 function onTimer(c: H1Connection, kind: Timer): void {
+  if (kind === Timer.Idle) c.idlePending = false;
   if (c.timerKind === kind) c.onTimer(kind);
 }
 
@@ -531,6 +533,9 @@ export class H1Connection {
   readonly timers: (NodeJS.Timeout | null)[] = [null, null, null];
   readonly timerMs: number[] = [0, 0, 0];
   timerKind = Timer.None;
+  /** An idle timer is scheduled (it may fire early: see idle()). */
+  idlePending = false;
+  idleSince = 0;
 
   constructor(server: H1Server, socket: SocketWithConn) {
     this.server = server;
@@ -582,17 +587,36 @@ export class H1Connection {
     this.timers[kind] = n;
   }
 
-  /** Keep-alive idle timeout (HCM common_http_protocol_options.idle_timeout). */
+  /**
+   * Keep-alive idle timeout (HCM common_http_protocol_options.idle_timeout). Lazy: the timer is
+   * not re-armed per response; each response only notes the time, and a timer that fires early
+   * (the connection was used meanwhile) is set again for the rest.
+   */
   idle(): void {
     const ms = this.server.keepAliveTimeout;
-    if (ms > 0) this.arm(Timer.Idle, ms);
-    else this.timerKind = Timer.None;
+    if (ms <= 0) {
+      this.timerKind = Timer.None;
+      return;
+    }
+    this.idleSince = performance.now();
+    this.timerKind = Timer.Idle;
+    if (!this.idlePending) {
+      this.idlePending = true;
+      this.arm(Timer.Idle, ms);
+    }
   }
 
   onTimer(kind: Timer): void {
     this.timerKind = Timer.None;
     if (kind === Timer.Idle) {
-      if (this.active === null && this.incoming === null) this.socket.destroy();
+      if (this.active !== null || this.incoming !== null) return;
+      const left = this.server.keepAliveTimeout - (performance.now() - this.idleSince);
+      if (left > 1) {
+        this.idlePending = true;
+        this.arm(Timer.Idle, Math.ceil(left));
+        return;
+      }
+      this.socket.destroy();
       return;
     }
     // request_timeout (and node's headersTimeout) expired before the request was complete.
@@ -780,6 +804,7 @@ export class H1Connection {
 
   clearTimers(): void {
     this.timerKind = Timer.None;
+    this.idlePending = false;
     const t = this.timers;
     for (let i = 0; i < t.length; i++) {
       const x = t[i];

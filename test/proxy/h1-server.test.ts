@@ -417,3 +417,18 @@ t.test('%REQUEST_DURATION%: time to the last request byte; 0 without a body', as
   const ms = Number(line.split(' ')[1]);
   t.ok(ms >= 150 && ms < 5000, `request duration ${ms} ms covers the slow body`);
 });
+
+t.test('idle_timeout: a keep-alive connection closes after idle_timeout without requests, counted from its last response', async (t) => {
+  const { port } = await setupProxy(t, to('e'), [staticCluster('e', [echo.port])], { common_http_protocol_options: { idle_timeout: '0.3s' } });
+  const c = raw(t, port);
+  c.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+  await c.until(() => c.data.includes('GET /1 0'), 'first');
+  await new Promise<void>((r) => setTimeout(r, 200).unref()); // used again before the timeout (the behaviour under test)
+  c.write('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+  await c.until(() => c.data.includes('GET /2 0'), 'second');
+  const second = Date.now();
+  await c.untilClosed();
+  const idleMs = Date.now() - second;
+  t.ok(idleMs >= 250 && idleMs < 3000, `closed ${idleMs} ms after the last response`);
+  t.equal(c.responses(), 2);
+});
