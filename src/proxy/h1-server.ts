@@ -550,7 +550,10 @@ export class H1Connection {
     parser[HTTPParser.kOnHeaders] = parserOnHeaders;
     parser[HTTPParser.kOnHeadersComplete] = parserOnHeadersComplete;
     parser[HTTPParser.kOnBody] = parserOnBody;
-    parser[HTTPParser.kOnMessageComplete] = parserOnMessageComplete;
+    // The message-complete callback is set only while a request body is being read (and with
+    // request_timeout): a body-less request is complete with its headers, and node's parser skips
+    // an unset callback, which saves a native-to-JS call per request.
+    if (this.requestTimeoutMs > 0) parser[HTTPParser.kOnMessageComplete] = parserOnMessageComplete;
     this.parser = parser;
     const handle = socket._handle;
     if (handle !== null && handle.isStreamBase === true && handle._consumed !== true) {
@@ -661,6 +664,7 @@ export class H1Connection {
     }
     if (ex.body !== null) {
       this.incoming = ex;
+      this.parser![HTTPParser.kOnMessageComplete] = parserOnMessageComplete;
       this.phase = Phase.Body;
     } else {
       ex.complete = true;
@@ -695,6 +699,7 @@ export class H1Connection {
     const ex = this.incoming;
     if (ex === null) return;
     this.incoming = null;
+    if (this.requestTimeoutMs === 0 && this.parser !== null) this.parser[HTTPParser.kOnMessageComplete] = undefined;
     ex.complete = true;
     const b = ex.body;
     if (b !== null && !b.destroyed) b.push(null);
