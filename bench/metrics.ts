@@ -11,7 +11,7 @@
 // (a third weir with metrics under `node --cpu-prof`: the share of its busy CPU samples whose
 // function lives in src/admin/, i.e. the metrics code; BENCH_PROFILE=0 skips it).
 //
-//   npm run build && node dist/bench/metrics.js          BENCH_DURATION=4 BENCH_ROUNDS=16 (defaults, ~2.5 min)
+//   npm run build && node dist/bench/metrics.js          BENCH_DURATION=2 BENCH_ROUNDS=32 (defaults, ~2.7 min)
 //   BENCH_CONNECTIONS=50,200 ...                           several connection counts per round
 //   BENCH_WRITE_RESULTS=1 ...                              publish: bench/results/ and "## Metrics" in bench/RESULTS.md
 //
@@ -31,8 +31,11 @@ import type { RouteTable } from '../src/route/route-table';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 16);
+// Many short rounds rather than a few long ones: on a shared machine the load changes over seconds,
+// so the two runs of a pair are more alike the closer together they are, and the interval for the
+// median narrows with the number of pairs.
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 32);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50').split(',').map(Number);
 
 const V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
