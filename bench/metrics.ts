@@ -36,6 +36,8 @@ const DIST = path.join(ROOT, 'dist');
 // median narrows with the number of pairs.
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 32);
+/** Load on the profiled weir: long enough that start-up (snapshot bind, JIT) is a small share. */
+const PROFILE_S = Math.max(4, DURATION_S);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50').split(',').map(Number);
 
 const V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
@@ -260,7 +262,7 @@ async function main(): Promise<void> {
       ...(profile === null
         ? []
         : [
-            `Under load (a third weir with metrics on under \`node --cpu-prof\`, ${CONNECTIONS[0]} connections for ${DURATION_S} s, ${profile.requests} requests), ${fmt(profile.adminPct, 2)}% of its busy CPU samples were in the metrics code (functions in src/admin/: ${profile.functions.map((f) => `${f.name} ${fmt(f.selfPct, 2)}%`).join(', ') || 'none sampled'}); garbage collection is not attributed to a function.`,
+            `Under load (a third weir with metrics on under \`node --cpu-prof\`, ${CONNECTIONS[0]} connections for ${PROFILE_S} s, ${profile.requests} requests), ${fmt(profile.adminPct, 2)}% of its busy CPU samples were in the metrics code (functions in src/admin/: ${profile.functions.map((f) => `${f.name} ${fmt(f.selfPct, 2)}%`).join(', ') || 'none sampled'}); garbage collection is not attributed to a function.`,
             '',
           ]),
       `Target: under 10% of throughput. ${rows.map((r) => `At ${r.connections} connections the median paired cost is ${cost(r.rpsRatio.median)} (95% interval ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)}) and CPU per request ${pct(r.cpuRatio.median)}`).join('; ')}.`,
@@ -287,7 +289,7 @@ async function profileShare(node: string, file: string, tool: LoadTool, tmp: str
   try {
     const port = Number(w.match[1]);
     await runLoad(tool, port, 50, 1); // JIT warm-up (in the profile too: a small share)
-    requests = (await runLoad(tool, port, CONNECTIONS[0]!, DURATION_S)).requests;
+    requests = (await runLoad(tool, port, CONNECTIONS[0]!, PROFILE_S)).requests;
   } finally {
     await w.child.stop();
   }
