@@ -63,6 +63,43 @@ export interface CompileOptions {
   matchHeadersIndividually?: boolean;
   /** Strip the port before the virtual host lookup (also set by RouteConfiguration.ignore_port_in_host_matching). */
   ignorePortInHostMatching?: boolean;
+  /** Default true: reuse compiled virtual hosts across compiles (see VIRTUAL_HOST_MEMO); false compiles all. */
+  reuse?: boolean;
+}
+
+/**
+ * Compiled virtual hosts reused across compiles of a RouteConfiguration. istiod resends the whole
+ * RouteConfiguration (one virtual host per service and port) when one VirtualService changes; the
+ * xDS decoder keeps the decoded object of every virtual host whose bytes did not change
+ * (resource-codec VirtualHostReuse), and a virtual host compiled from the same object, under the
+ * same route-config-level settings and compile options, compiles to the same thing: it is reused
+ * whole, routes included (so their metrics bindings are kept too). Only virtual hosts that compiled
+ * without an error and hold no stateful picker (smooth pick mode keeps a cursor that a fresh
+ * compile would reset) are remembered. Per runtime object (weak), per route config name and
+ * options; a compile with other route-config-level settings starts a new memo.
+ */
+interface RouteConfigMemo {
+  readonly commonKey: string;
+  readonly common: CommonConfig;
+  readonly vhosts: WeakMap<object, VirtualHost>;
+}
+const VIRTUAL_HOST_MEMO = new WeakMap<Runtime, Map<string, RouteConfigMemo>>();
+
+/** What a CommonConfig is built from (route-config-level fields, options), as one comparable string. */
+function commonKeyOf(raw: Record<string, unknown>, opts: CompileOptions): string {
+  return JSON.stringify([
+    field(raw, 'name'),
+    field(raw, 'request_headers_to_add'),
+    field(raw, 'request_headers_to_remove'),
+    field(raw, 'response_headers_to_add'),
+    field(raw, 'response_headers_to_remove'),
+    field(raw, 'most_specific_header_mutations_wins'),
+    field(raw, 'internal_only_headers'),
+    field(raw, 'max_direct_response_body_size_bytes'),
+    field(raw, 'ignore_path_parameters_in_path_matching'),
+    opts.matchHeadersIndividually !== false,
+    opts.defaultPickMode ?? 'random',
+  ]);
 }
 
 export type VirtualHostMatchKind = 'exact' | 'suffix' | 'prefix' | 'default';
@@ -361,7 +398,21 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
   if (r.array(raw, 'cluster_specifier_plugins', '').length > 0) {
     r.error('cluster_specifier_plugins', 'cluster specifier plugins are not supported');
   }
-  const common = new CommonConfig(
+  const runtime = opts.runtime ?? NO_RUNTIME;
+  let memo: RouteConfigMemo | undefined;
+  let memoKey = '';
+  let commonKey = '';
+  let byName: Map<string, RouteConfigMemo> | undefined;
+  if (opts.reuse !== false) {
+    byName = VIRTUAL_HOST_MEMO.get(runtime);
+    if (byName === undefined) VIRTUAL_HOST_MEMO.set(runtime, (byName = new Map()));
+    memoKey = name;
+    commonKey = commonKeyOf(raw, opts);
+    memo = byName.get(memoKey);
+    if (memo !== undefined && memo.commonKey !== commonKey) memo = undefined;
+  }
+  const commonErrors = r.errors.length;
+  const common = memo !== undefined ? memo.common : new CommonConfig(
     name,
     readHeaderParser(r, raw, 'request_headers_to_add', 'request_headers_to_remove', ''),
     readHeaderParser(r, raw, 'response_headers_to_add', 'response_headers_to_remove', ''),
@@ -370,9 +421,13 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
     r.uint(raw, 'max_direct_response_body_size_bytes', '') ?? DEFAULT_MAX_DIRECT_RESPONSE_BODY_SIZE_BYTES,
     r.bool(raw, 'ignore_path_parameters_in_path_matching', '') ?? false,
     opts.matchHeadersIndividually !== false,
-    opts.runtime ?? NO_RUNTIME,
+    runtime,
     opts.defaultPickMode ?? 'random',
   );
+  // A new memo only from an error-free CommonConfig (its reads are skipped when it is reused).
+  if (memo === undefined && byName !== undefined && r.errors.length === commonErrors) {
+    byName.set(memoKey, (memo = { commonKey, common, vhosts: new WeakMap() }));
+  }
 
   const vhosts: VirtualHost[] = [];
   const exact = new Map<string, VirtualHost>();
@@ -390,56 +445,11 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
       r.error(vp, 'expected an object');
       continue;
     }
-    const vname = r.string(vraw, 'name', vp) ?? '';
-    if (vname === '') r.error(join(vp, 'name'), 'virtual host name is required');
-    const domains: string[] = [];
-    const draw = r.array(vraw, 'domains', vp);
-    if (draw.length === 0) r.error(join(vp, 'domains'), 'at least one domain is required');
-    for (let d = 0; d < draw.length; d++) {
-      const dp = `${join(vp, 'domains')}[${d}]`;
-      const dom = draw[d];
-      if (typeof dom !== 'string' || dom === '') {
-        r.error(dp, 'expected a non-empty domain');
-        continue;
-      }
-      domains.push(dom);
-    }
-    const vcs: VirtualCluster[] = [];
-    const vcl = r.array(vraw, 'virtual_clusters', vp);
-    for (let i = 0; i < vcl.length; i++) {
-      const cp = `${join(vp, 'virtual_clusters')}[${i}]`;
-      const cname = r.string(vcl[i], 'name', cp) ?? '';
-      if (cname === '') r.error(join(cp, 'name'), 'virtual cluster name is required');
-      const headers = readHeaderMatchers(r, vcl[i], 'headers', cp);
-      if (r.array(vcl[i], 'headers', cp).length === 0) r.error(join(cp, 'headers'), "virtual clusters must define 'headers'");
-      vcs.push(new VirtualCluster(cname, headers));
-    }
-    const requireTls: RequireTls = REQUIRE_TLS_VALUES[r.enumValue(vraw, 'require_tls', vp, REQUIRE_TLS_VALUES) ?? 0] ?? 'NONE';
-    const retryRaw = r.object(vraw, 'retry_policy', vp);
-    // Routes without their own retry_policy inherit this one (one compiled object, shared).
-    const vhostRetry = retryRaw === undefined ? null : readRetryPolicy(r, retryRaw, join(vp, 'retry_policy'));
-    if (field(vraw, 'matcher') !== undefined) r.error(join(vp, 'matcher'), 'the generic matcher tree is not supported; use routes');
-    const vh = new VirtualHost(
-      vname,
-      domains,
-      vcs,
-      requireTls,
-      readHeaderParser(r, vraw, 'request_headers_to_add', 'request_headers_to_remove', vp),
-      readHeaderParser(r, vraw, 'response_headers_to_add', 'response_headers_to_remove', vp),
-      field(vraw, 'metadata'),
-      retryRaw,
-      common,
-    );
-    if (requireTls !== 'NONE') vh.sslRedirect = sslRedirectRoute(vh, common);
-    const routes = vh.routes as RouteEntry[];
-    const rl = r.array(vraw, 'routes', vp);
-    const rp = join(vp, 'routes');
-    for (let i = 0; i < rl.length; i++) {
-      const entry = readRoute(r, rl[i], rp + '[' + i + ']', vh, i, common, vhostRetry);
-      if (entry !== null) routes.push(entry);
-    }
-    vh.seal();
+    const reused = memo?.vhosts.get(vraw);
+    const vh = reused ?? compileVirtualHost(r, vraw, vp, common, memo);
     vhosts.push(vh);
+    const vname = vh.name;
+    const domains = vh.domains;
 
     for (let d = 0; d < domains.length; d++) {
       const dp = `${join(vp, 'domains')}[${d}]`;
@@ -480,4 +490,71 @@ export function compileRouteConfiguration(raw: unknown, opts: CompileOptions = {
       ignorePort,
     ),
   };
+}
+
+/**
+ * One VirtualHost of a RouteConfiguration with its routes (its errors go to `r`). Remembered in
+ * `memo` when it compiled cleanly and holds no stateful picker.
+ */
+function compileVirtualHost(
+  r: ConfigReader,
+  vraw: Record<string, unknown>,
+  vp: string,
+  common: CommonConfig,
+  memo: RouteConfigMemo | undefined,
+): VirtualHost {
+  const errorsBefore = r.errors.length;
+  const vname = r.string(vraw, 'name', vp) ?? '';
+  if (vname === '') r.error(join(vp, 'name'), 'virtual host name is required');
+  const domains: string[] = [];
+  const draw = r.array(vraw, 'domains', vp);
+  if (draw.length === 0) r.error(join(vp, 'domains'), 'at least one domain is required');
+  for (let d = 0; d < draw.length; d++) {
+    const dp = `${join(vp, 'domains')}[${d}]`;
+    const dom = draw[d];
+    if (typeof dom !== 'string' || dom === '') {
+      r.error(dp, 'expected a non-empty domain');
+      continue;
+    }
+    domains.push(dom);
+  }
+  const vcs: VirtualCluster[] = [];
+  const vcl = r.array(vraw, 'virtual_clusters', vp);
+  for (let i = 0; i < vcl.length; i++) {
+    const cp = `${join(vp, 'virtual_clusters')}[${i}]`;
+    const cname = r.string(vcl[i], 'name', cp) ?? '';
+    if (cname === '') r.error(join(cp, 'name'), 'virtual cluster name is required');
+    const headers = readHeaderMatchers(r, vcl[i], 'headers', cp);
+    if (r.array(vcl[i], 'headers', cp).length === 0) r.error(join(cp, 'headers'), "virtual clusters must define 'headers'");
+    vcs.push(new VirtualCluster(cname, headers));
+  }
+  const requireTls: RequireTls = REQUIRE_TLS_VALUES[r.enumValue(vraw, 'require_tls', vp, REQUIRE_TLS_VALUES) ?? 0] ?? 'NONE';
+  const retryRaw = r.object(vraw, 'retry_policy', vp);
+  // Routes without their own retry_policy inherit this one (one compiled object, shared).
+  const vhostRetry = retryRaw === undefined ? null : readRetryPolicy(r, retryRaw, join(vp, 'retry_policy'));
+  if (field(vraw, 'matcher') !== undefined) r.error(join(vp, 'matcher'), 'the generic matcher tree is not supported; use routes');
+  const vh = new VirtualHost(
+    vname,
+    domains,
+    vcs,
+    requireTls,
+    readHeaderParser(r, vraw, 'request_headers_to_add', 'request_headers_to_remove', vp),
+    readHeaderParser(r, vraw, 'response_headers_to_add', 'response_headers_to_remove', vp),
+    field(vraw, 'metadata'),
+    retryRaw,
+    common,
+  );
+  if (requireTls !== 'NONE') vh.sslRedirect = sslRedirectRoute(vh, common);
+  const routes = vh.routes as RouteEntry[];
+  const rl = r.array(vraw, 'routes', vp);
+  const rp = join(vp, 'routes');
+  for (let i = 0; i < rl.length; i++) {
+    const entry = readRoute(r, rl[i], rp + '[' + i + ']', vh, i, common, vhostRetry);
+    if (entry !== null) routes.push(entry);
+  }
+  vh.seal();
+
+  if (r.errors.length !== errorsBefore) return vh;
+  if (memo !== undefined && vh.routes.every((e) => e.pickMode !== 'smooth')) memo.vhosts.set(vraw, vh);
+  return vh;
 }

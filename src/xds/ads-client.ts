@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE_URL, type Resource, type ResourceSet } from '../config/resources';
 import { field, isObject } from '../util/proto-json';
-import { decodeMessage, decodeResource, encodeMessage, typeNameOf, type AnyMessage } from './resource-codec';
+import { decodeMessage, decodeResource, encodeMessage, typeNameOf, type AnyMessage, type DecodedVirtualHost, type VirtualHostReuse } from './resource-codec';
 import { loadProtos, protoLoadMs } from './protos';
 import { XdsError } from '../errors';
 
@@ -197,6 +197,12 @@ export class AdsClient {
   readonly #types = new Map<string, TypeState>();
   /** The wire bytes each accepted entry came from: an identical resource is not decoded again. */
   readonly #raw = new WeakMap<ResourceEntry, { name: string; bytes: Buffer }>();
+  /**
+   * RDS: the last decoded version's virtual hosts of each route config, by their bytes, so that a
+   * push that changes one virtual host decodes (and compiles) only that one (wire-decoder
+   * VirtualHostReuse). Dropped with the route config's subscription.
+   */
+  readonly #vhostSlices = new Map<string, ReadonlyMap<string, DecodedVirtualHost>>();
   #client: grpc.Client | null = null;
   #stream: Stream | null = null;
   #nodeSent = false;
@@ -555,12 +561,15 @@ export class AdsClient {
         resource = same.resource;
         notes = same.notes;
       } else {
-        const d = decodeResource(st.typeUrl, item.any);
+        const reuse: VirtualHostReuse | undefined =
+          st.typeUrl === TYPE_URL.ROUTE_CONFIGURATION ? { previous: (n) => this.#vhostSlices.get(n), next: new Map() } : undefined;
+        const d = decodeResource(st.typeUrl, item.any, undefined, reuse);
         if (d.errors) {
           for (const e of d.errors) errors.push(`resources[${i}] (${short}${item.name ? ` "${item.name}"` : ''}): ${e}`);
           return;
         }
         ({ name, resource, notes } = d.value);
+        if (reuse !== undefined && st.subscribed.has(name)) this.#vhostSlices.set(name, reuse.next);
       }
       if (item.name !== undefined && item.name !== '' && item.name !== name) {
         errors.push(`resources[${i}] (${short} "${item.name}"): resource is named "${name}"`);
@@ -678,6 +687,7 @@ export class AdsClient {
       if (want.has(n)) continue;
       // Unsubscribed: forget it (Envoy drops the watch; a later subscription waits for fresh data).
       st.resources.delete(n);
+      if (st.typeUrl === TYPE_URL.ROUTE_CONFIGURATION) this.#vhostSlices.delete(n);
       st.absent.delete(n);
       const tm = st.timers.get(n);
       if (tm) clearTimeout(tm);

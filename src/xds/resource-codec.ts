@@ -13,7 +13,9 @@ import type { Validated } from '../route/types';
 import { XdsError } from '../errors';
 import { isObject } from '../util/proto-json';
 import { loadProtos, type FieldInfo, type ProtoRegistry } from './protos';
-import { decodeWire, durationString, int64ToJson } from './wire-decoder';
+import { decodeWire, durationString, int64ToJson, type VirtualHostReuse } from './wire-decoder';
+
+export type { VirtualHostReuse, DecodedVirtualHost } from './wire-decoder';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 const RESOURCE_WRAPPER = 'envoy.service.discovery.v3.Resource';
@@ -185,6 +187,7 @@ export function decodeResource(
   typeUrl: string,
   any: AnyMessage,
   reg: ProtoRegistry = loadProtos(),
+  reuse?: VirtualHostReuse,
 ): Validated<DecodedResource> {
   let a = any;
   try {
@@ -199,7 +202,7 @@ export function decodeResource(
     const bytes = Buffer.isBuffer(a.value) ? a.value : Buffer.from(a.value);
     let resource: Resource;
     let notes: readonly string[];
-    const fast = decodeFast(reg, typeName, bytes);
+    const fast = decodeFast(reg, typeName, bytes, reuse);
     if (fast !== undefined) ({ message: resource, notes } = fast);
     else {
       const d = new Decoder(reg);
@@ -222,11 +225,14 @@ const REFERENCE_ONLY = process.env.WEIR_XDS_REFERENCE_DECODER === '1';
  * toObject + the walk above) must decide: on any doubt the wire decoder gives up rather than guess,
  * and the reference's result or error is the answer (wire-decoder.ts).
  */
-function decodeFast(reg: ProtoRegistry, typeName: string, bytes: Buffer): { message: Resource; notes: string[] } | undefined {
+function decodeFast(reg: ProtoRegistry, typeName: string, bytes: Buffer, reuse: VirtualHostReuse | undefined): { message: Resource; notes: string[] } | undefined {
   if (REFERENCE_ONLY) return undefined;
+  const before = reuse?.next.size ?? 0;
   try {
-    return decodeWire(reg, typeName, bytes);
+    return decodeWire(reg, typeName, bytes, reuse);
   } catch {
+    // The reference path decides; nothing of this attempt may be remembered.
+    if (reuse !== undefined && reuse.next.size !== before) reuse.next.clear();
     return undefined;
   }
 }

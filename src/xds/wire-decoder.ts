@@ -251,16 +251,47 @@ const UNSUPPORTED: FieldPlan = {
 
 const TWO_32 = 4294967296;
 
+const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
+/** RouteConfiguration.virtual_hosts (envoy/config/route/v3/route.proto). */
+const VIRTUAL_HOSTS_FIELD = 2;
+
+/**
+ * Reuse of decoded virtual hosts between versions of a RouteConfiguration: a state-of-the-world RDS
+ * push resends every virtual host even when one route changed (istiod: one virtual host per service
+ * and port). A virtual host whose bytes equal one of the previous version's is not decoded again:
+ * its previous object is returned (same content, by construction; the route compiler then reuses
+ * its compiled VirtualHost too, route-table VIRTUAL_HOST_MEMO). The notes its decode made (skipped
+ * typed configs) are kept without their `virtual_hosts[i]` prefix and given the current index.
+ */
+export interface VirtualHostReuse {
+  /** The previous version's virtual hosts of the route config named `name`, by their bytes (latin1). */
+  previous(name: string): ReadonlyMap<string, DecodedVirtualHost> | undefined;
+  /** Filled with this decode's virtual hosts by their bytes. */
+  readonly next: Map<string, DecodedVirtualHost>;
+}
+
+export interface DecodedVirtualHost {
+  readonly value: object;
+  /** Its notes, each without the leading `virtual_hosts[i]`. */
+  readonly notes: readonly string[];
+}
+
 /**
  * Decodes one message of `typeName` from `buf`. Returns the proto3-JSON object and the notes
  * (skipped typed configs with their paths), exactly as resource-codec's reference path would, or
  * throws WIRE_FALLBACK (or another error) when the reference path must decide.
  */
-export function decodeWire(reg: ProtoRegistry, typeName: string, buf: Buffer): { message: Record<string, unknown>; notes: string[] } {
+export function decodeWire(
+  reg: ProtoRegistry,
+  typeName: string,
+  buf: Buffer,
+  reuse?: VirtualHostReuse,
+): { message: Record<string, unknown>; notes: string[] } {
   if (typeName.startsWith('google.protobuf.')) throw WIRE_FALLBACK;
   const plan = messagePlan(reg, typeName);
   if (!plan) throw WIRE_FALLBACK;
   const d = new WireReader(reg, buf);
+  if (reuse !== undefined && typeName === ROUTE_CONFIGURATION) d.reuse(reuse, plan.byNumber[VIRTUAL_HOSTS_FIELD]);
   const message = d.message(plan, buf.length, {}, 0);
   return { message, notes: d.notes };
 }
@@ -276,10 +307,45 @@ class WireReader {
   /** -1: singular field; >= 0: index in a repeated field; -2: map value (key in #segKey). */
   readonly #segIdx: number[] = [];
   readonly #segKey: string[] = [];
+  #reuse: VirtualHostReuse | null = null;
+  #reuseField: FieldPlan | undefined;
+  #reusePrev: ReadonlyMap<string, DecodedVirtualHost> | undefined;
 
   constructor(reg: ProtoRegistry, buf: Buffer) {
     this.#reg = reg;
     this.#buf = buf;
+  }
+
+  reuse(r: VirtualHostReuse, vhostField: FieldPlan | undefined): void {
+    this.#reuse = r;
+    this.#reuseField = vhostField;
+  }
+
+  /** One RouteConfiguration.virtual_hosts entry in [#pos, end): the previous object if the bytes match. */
+  #virtualHost(f: FieldPlan, out: Record<string, unknown>, end: number, depth: number): unknown {
+    const r = this.#reuse!;
+    const key = this.#buf.latin1Slice(this.#pos, end);
+    if (this.#reusePrev === undefined) {
+      const name = out.name;
+      this.#reusePrev = (typeof name === 'string' ? r.previous(name) : undefined) ?? EMPTY_SLICES;
+    }
+    const prev = this.#reusePrev.get(key);
+    const prefix = this.#path(depth + 1); // virtual_hosts[i]
+    // The same bytes twice in one config (a duplicate, rejected later anyway) decode separately.
+    if (prev !== undefined && !r.next.has(key)) {
+      this.#pos = end;
+      r.next.set(key, prev);
+      for (const n of prev.notes) this.notes.push(prefix + n);
+      return prev.value;
+    }
+    const first = this.notes.length;
+    const v = this.#messageValue(f, end, depth) as object;
+    if (!r.next.has(key)) {
+      const notes: string[] = [];
+      for (let i = first; i < this.notes.length; i++) notes.push(this.notes[i]!.slice(prefix.length));
+      r.next.set(key, { value: v, notes });
+    }
+    return v;
   }
 
   #path(depth: number): string {
@@ -537,7 +603,7 @@ class WireReader {
         const e = this.#len(end);
         this.#segName[depth] = f.name;
         this.#segIdx[depth] = f.repeated ? (list === null ? 0 : list.length) : -1;
-        v = this.#messageValue(f, e, depth);
+        v = f === this.#reuseField && depth === 0 ? this.#virtualHost(f, out, e, depth) : this.#messageValue(f, e, depth);
         if (this.#pos !== e) throw WIRE_FALLBACK;
       }
       if (f.repeated) {
@@ -810,8 +876,11 @@ class WireReader {
   }
 }
 
+const EMPTY_SLICES: ReadonlyMap<string, DecodedVirtualHost> = new Map();
+
 declare global {
   interface Buffer {
+    latin1Slice(start: number, end: number): string;
     utf8Slice(start: number, end: number): string;
     base64Slice(start: number, end: number): string;
   }
