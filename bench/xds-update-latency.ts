@@ -7,6 +7,8 @@
 //   ROUTES=10,1000  UPDATES=200  TWO_PROCESS_ROUTES=1000 (0 = skip the two-process part)
 //   WEIR_ARGS="--disable-metrics" (extra flags for the two weir processes),
 //   WEIR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node flags for them)
+//   CP_ENCODE=ahead (default) | inline: when the fake control plane encodes each update (below)
+//   CHANGE=all (default) | one: every route changes, or one virtual host of many (routeConfig)
 //
 // Setup (one machine, loopback): the fake control plane (test/helpers/fake-ads-server.ts) and the
 // probes run in this process; the upstream runs in its own process (bench/lib/upstream.ts).
@@ -17,11 +19,20 @@
 // sends requests back to back on one keep-alive connection to the LAST route (/svc<N-1>/, the
 // slowest match) and the clock stops at the first response carrying the new number. Each route is
 // a 2-way weighted split between two EDS clusters. The clock starts once the fake server has
-// written the response (it encodes the resource synchronously inside setResources; a real control
-// plane has it encoded already). The probe's own round trip (~0.1-0.3 ms) is included.
+// written the response. The probe's own round trip (~0.1-0.3 ms) is included.
+// CP_ENCODE: a real control plane runs in its own process; here it shares the bench process (and,
+// in-process, weir's event loop and heap). With `ahead` every update's RouteConfiguration is
+// encoded before the measured loop and sent as is (FakeAdsServer.sendRaw, auto-responses off once
+// the first config is applied), so the control plane's encoding (~10 ms of CPU and ~1 MB of garbage
+// per 1,000-route update, all before the clock starts) does not land in weir's event loop or young
+// generation during the measurement. `inline` is the older setup: setResources per update, which
+// encodes synchronously right before the clock starts. What is timed is the same in both.
+// The in-process run also reports the GC pauses (perf_hooks) and event-loop delay seen during the
+// measured loop, so a tail can be told apart from a collection.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { TYPE_URL, type ResourceSet } from '../src/config/resources';
 import { ProxyServer } from '../src/proxy/proxy-server';
@@ -39,7 +50,39 @@ const C = TYPE_URL.CLUSTER;
 const E = TYPE_URL.CLUSTER_LOAD_ASSIGNMENT;
 const TAG = 'x-cfg';
 
+/**
+ * CHANGE=all (default): one virtual host of n routes; every update changes every route's weights
+ * and a route-config level header (the worst case: nothing can be reused).
+ * CHANGE=one: istiod's shape, one virtual host per service (n / 10 hosts of 10 routes, domains
+ * svc<i>); every update changes only the last host's weights and a header of that host (one
+ * VirtualService edited), the other hosts' bytes stay the same. The probe asks the last host.
+ */
+const CHANGE_ONE = process.env.CHANGE === 'one';
+const HOST_ROUTES = 10;
+
 function routeConfig(n: number, w: number, tag: string): object {
+  if (CHANGE_ONE) {
+    const hosts = Math.max(1, Math.floor(n / HOST_ROUTES));
+    const virtual_hosts = [];
+    for (let h = 0; h < hosts; h++) {
+      const last = h === hosts - 1;
+      const routes = [];
+      for (let i = 0; i < HOST_ROUTES; i++) {
+        const ww = last ? w : 10;
+        routes.push({
+          match: { prefix: `/svc${h * HOST_ROUTES + i}/` },
+          route: { weighted_clusters: { clusters: [{ name: 'v1', weight: 100 - ww }, { name: 'v2', weight: ww }] } },
+        });
+      }
+      virtual_hosts.push({
+        name: `svc${h}`,
+        domains: [last ? '*' : `svc${h}`],
+        routes,
+        ...(last ? { response_headers_to_add: [{ header: { key: TAG, value: tag } }] } : {}),
+      });
+    }
+    return { name: 'r', virtual_hosts };
+  }
   const routes = [];
   for (let i = 0; i < n; i++) {
     routes.push({
@@ -125,6 +168,60 @@ function stats(xs: number[]): Stats {
 
 const ms = (a: bigint, b: bigint): number => Number(b - a) / 1e6;
 
+const ENCODE_AHEAD = (process.env.CP_ENCODE ?? 'ahead') !== 'inline';
+
+/** The last route (the slowest match), in the virtual host that changes. */
+function probePath(n: number): string {
+  return CHANGE_ONE ? `/svc${Math.max(1, Math.floor(n / HOST_ROUTES)) * HOST_ROUTES - 1}/x` : `/svc${n - 1}/x`;
+}
+
+/**
+ * How the control plane sends update `i`: `prepare` (before the measured loop) encodes every update
+ * when CP_ENCODE=ahead; `send` pushes update i (setResources, or sendRaw of the prepared bytes).
+ */
+class Updates {
+  #pre: ReturnType<FakeAdsServer['encode']>[] = [];
+  constructor(
+    readonly server: FakeAdsServer,
+    readonly n: number,
+  ) {}
+  prepare(count: number): void {
+    if (!ENCODE_AHEAD) return;
+    for (let i = 1; i <= count; i++) this.#pre.push(this.server.encode(R, routeConfig(this.n, i % 100 || 100, String(i))));
+    // From here on the bench answers nothing by itself: a stored (seed) RDS version must not be
+    // re-sent in reply to the ACK of a raw update.
+    this.server.autoRespond = false;
+  }
+  send(i: number): void {
+    if (!ENCODE_AHEAD) this.server.setResources(R, [routeConfig(this.n, i % 100 || 100, String(i))]);
+    else this.server.sendRaw({ type_url: R, version_info: `raw-${i}`, resources: [this.#pre[i - 1]!] });
+  }
+}
+
+/** GC pauses and event-loop delay while the measured loop runs (in this process). */
+function watchProcess(): () => { gcPauses: number; gcMaxMs: number; gcOver10Ms: number; gcTotalMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number } {
+  const pauses: number[] = [];
+  const obs = new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) pauses.push(e.duration);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    obs.disconnect();
+    h.disable();
+    const r = (x: number): number => Math.round(x * 10) / 10;
+    return {
+      gcPauses: pauses.length,
+      gcMaxMs: r(Math.max(0, ...pauses)),
+      gcOver10Ms: pauses.filter((d) => d > 10).length,
+      gcTotalMs: r(pauses.reduce((a, b) => a + b, 0)),
+      loopDelayP99Ms: r(h.percentile(99) / 1e6),
+      loopDelayMaxMs: r(h.max / 1e6),
+    };
+  };
+}
+
 async function inProcess(n: number, updates: number, up: { v1: number; v2: number }, cache: boolean) {
   const server = await FakeAdsServer.start();
   seed(server, n, up);
@@ -159,16 +256,19 @@ async function inProcess(n: number, updates: number, up: { v1: number; v2: numbe
   client.start();
   await first;
   const port = proxy.listeners()[0]!.port;
-  const probe = new Probe(port, `/svc${n - 1}/x`);
+  const sender = new Updates(server, n);
+  sender.prepare(updates);
+  const probe = new Probe(port, probePath(n));
   const effect: number[] = [];
   const apply: number[] = [];
   const answer: number[] = [];
+  const watch = watchProcess();
   for (let i = 1; i <= updates; i++) {
     const tag = String(i);
     const seen = probe.next(tag);
     let appliedAt = 0n;
     const applied = new Promise<void>((r) => (onApplied = () => ((appliedAt = process.hrtime.bigint()), r())));
-    server.setResources(R, [routeConfig(n, i % 100 || 100, tag)]);
+    sender.send(i);
     const t0 = process.hrtime.bigint();
     const t1 = await seen;
     await applied;
@@ -176,6 +276,7 @@ async function inProcess(n: number, updates: number, up: { v1: number; v2: numbe
     apply.push(ms(t0, appliedAt));
     answer.push(ms(t0, answeredAt));
   }
+  const proc = watch();
   const requests = probe.requests;
   const errors = probe.errors;
   await probe.stop();
@@ -186,11 +287,14 @@ async function inProcess(n: number, updates: number, up: { v1: number; v2: numbe
     routes: n,
     updates,
     routeCompileCache: cache,
+    controlPlaneEncode: ENCODE_AHEAD ? 'ahead' : 'inline',
+    change: CHANGE_ONE ? 'one' : 'all',
     sendToFirstRoutedMs: stats(effect),
     sendToApplyDoneMs: stats(apply),
     sendToAckMs: stats(answer),
     probeRequests: requests,
     probeErrors: errors,
+    process: proc,
   };
 }
 
@@ -227,7 +331,7 @@ async function twoProcesses(n: number, updates: number, up: { v1: number; v2: nu
     for (const name of ['weir-a', 'weir-b']) {
       const { child, match } = await startChild(name, process.execPath, [...(process.env.WEIR_NODE_ARGS ?? '').split(' ').filter(Boolean), main, '-c', file, '--service-node', name, ...(process.env.WEIR_ARGS ?? '').split(' ').filter(Boolean)], /listener l listening on 127\.0\.0\.1:(\d+)/);
       procs.push(child);
-      probes.push(new Probe(Number(match[1]), `/svc${n - 1}/x`));
+      probes.push(new Probe(Number(match[1]), probePath(n)));
     }
   } catch (e) {
     for (const p of procs) await p.stop();
@@ -235,10 +339,12 @@ async function twoProcesses(n: number, updates: number, up: { v1: number; v2: nu
   }
   const apart: number[] = [];
   const effect: number[] = [];
+  const sender = new Updates(server, n);
+  sender.prepare(updates);
   for (let i = 1; i <= updates; i++) {
     const tag = String(i);
     const seen = probes.map((p) => p.next(tag));
-    server.setResources(R, [routeConfig(n, i % 100 || 100, tag)]);
+    sender.send(i);
     const t0 = process.hrtime.bigint();
     const [a, b] = await Promise.all(seen);
     apart.push(Math.abs(ms(a!, b!)));
@@ -249,7 +355,7 @@ async function twoProcesses(n: number, updates: number, up: { v1: number; v2: nu
   for (const p of procs) await p.stop();
   await server.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { routes: n, updates, processes: 2, apartMs: stats(apart), sendToFirstRoutedMs: stats(effect), probeErrors: errors };
+  return { routes: n, updates, processes: 2, controlPlaneEncode: ENCODE_AHEAD ? 'ahead' : 'inline', apartMs: stats(apart), sendToFirstRoutedMs: stats(effect), probeErrors: errors };
 }
 
 async function main(): Promise<void> {
@@ -266,11 +372,11 @@ async function main(): Promise<void> {
     const out = { node: process.version, cpus: os.cpus().length, date: new Date().toISOString(), inProcess: inproc, twoProcesses: two };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     process.stdout.write(
-      '\n| routes | route compile cache | send -> first request routed p50 / p99 / max ms | send -> ACK p50 / p99 ms | send -> swap done p50 / p99 ms |\n|---:|---|---|---|---|\n',
+      `\ncontrol plane encodes: ${ENCODE_AHEAD ? 'ahead' : 'inline'}; change: ${CHANGE_ONE ? 'one virtual host of many' : 'every route'}\n| routes | route compile cache | send -> first request routed p50 / p99 / max ms | send -> ACK p50 / p99 ms | send -> swap done p50 / p99 ms | GC pauses (>10 ms) / max ms | loop delay p99 / max ms |\n|---:|---|---|---|---|---|---|\n`,
     );
     for (const r of inproc)
       process.stdout.write(
-        `| ${r.routes} | ${r.routeCompileCache ? 'yes' : 'no'} | ${r.sendToFirstRoutedMs.p50} / ${r.sendToFirstRoutedMs.p99} / ${r.sendToFirstRoutedMs.max} | ${r.sendToAckMs.p50} / ${r.sendToAckMs.p99} | ${r.sendToApplyDoneMs.p50} / ${r.sendToApplyDoneMs.p99} |\n`,
+        `| ${r.routes} | ${r.routeCompileCache ? 'yes' : 'no'} | ${r.sendToFirstRoutedMs.p50} / ${r.sendToFirstRoutedMs.p99} / ${r.sendToFirstRoutedMs.max} | ${r.sendToAckMs.p50} / ${r.sendToAckMs.p99} | ${r.sendToApplyDoneMs.p50} / ${r.sendToApplyDoneMs.p99} | ${r.process.gcPauses} (${r.process.gcOver10Ms}) / ${r.process.gcMaxMs} | ${r.process.loopDelayP99Ms} / ${r.process.loopDelayMaxMs} |\n`,
       );
     if (two)
       process.stdout.write(
