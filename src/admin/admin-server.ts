@@ -21,7 +21,7 @@ import { statLines, statsJson, statsText } from './stats-text';
 import { DASHBOARD_HTML, dashboardData } from './dashboard';
 import { askWorkers, collectWorkerMetrics, WORKER_TIMEOUT_MS, METRICS_TIMEOUT_MS, type ListenerStatus } from './worker-metrics';
 import { clusterStatuses, clustersJson, clustersText, mergeClusterStatuses, type ClusterStatus } from './cluster-status';
-import { chooseListener, clusterInfos, explainRequest, formatExplanation, type ExplainRequest } from './explain';
+import { explainOn, formatExplanation, type ExplainRequest } from './explain';
 
 /** Envoy's server states (envoy.admin.v3.ServerInfo.State). */
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
@@ -308,8 +308,11 @@ export class AdminServer {
       case '/stats/prometheus':
         return this.#prometheus(res);
       case '/config_dump': {
-        const input = o.configDump?.() ?? {};
-        const dump = buildConfigDump({ ...input, includeEds: q.has('include_eds') });
+        const includeEds = q.has('include_eds');
+        // The --concurrency primary shows what a worker serves (with xDS, the workers hold the
+        // ADS streams); its own bootstrap view when no worker answers in time.
+        const fromWorker = o.aggregateWorkers ? (await askWorkers('config_dump', o.workerTimeoutMs ?? WORKER_TIMEOUT_MS, { arg: { includeEds }, first: true })).answers[0] : undefined;
+        const dump = (fromWorker as ReturnType<typeof buildConfigDump> | null | undefined) ?? buildConfigDump({ ...(o.configDump?.() ?? {}), includeEds });
         const sel = selectConfigDump(dump, q.get('resource'), q.get('mask'));
         if (sel === null) return send(res, 404, TEXT, `${q.get('resource')} not found in config dump\n`);
         return send(res, 200, JSON_TYPE, JSON.stringify(sel, null, 2) + '\n');
@@ -335,7 +338,7 @@ export class AdminServer {
         return send(res, 200, JSON_TYPE, JSON.stringify(dashboardData((await this.#metricsJson()).metrics, rej ? rej.errors : [])));
       }
       case '/explain':
-        return this.#explain(req, res, q);
+        return this.#explain(res, q);
     }
   }
 
@@ -363,11 +366,9 @@ export class AdminServer {
     return st ? !st.clusters.some((c) => c.name === name) : false;
   }
 
-  #explain(_req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): void {
+  async #explain(res: http.ServerResponse, q: URLSearchParams): Promise<void> {
     const o = this.#opts;
     if (!o.enableExplain) return send(res, 404, TEXT, '/explain is disabled: start weir with --enable-explain\n');
-    const snap = o.proxy?.snapshot ?? null;
-    if (snap === null) return send(res, 503, TEXT, 'no configuration is serving yet\n');
     const authority = q.get('authority');
     if (authority === null || authority === '') return send(res, 400, TEXT, 'usage: /explain?authority=<host>&path=<path>&method=<m>&header=<name:value>...&random=<n>&listener=<name|port>[&format=text]\n');
     const headers: [string, string][] = [];
@@ -379,14 +380,15 @@ export class AdminServer {
     const r: ExplainRequest = { authority, path: q.get('path') ?? '/', method: q.get('method') ?? 'GET', headers };
     const rnd = q.get('random');
     if (rnd !== null) r.random = Number(rnd) >>> 0;
-    let x;
-    try {
-      const lt = chooseListener(snap, r, q.get('listener') ?? undefined);
-      x = explainRequest(lt, clusterInfos(snap), r, snap.versionInfo);
-    } catch (e) {
-      return send(res, 400, TEXT, (e as Error).message + '\n');
-    }
-    if (q.get('format') === 'text') return send(res, 200, TEXT, formatExplanation(x));
-    return send(res, 200, JSON_TYPE, JSON.stringify(x, null, 2) + '\n');
+    const listener = q.get('listener');
+    let answer;
+    if (o.aggregateWorkers) {
+      // The --concurrency primary serves no traffic: a worker explains on the snapshot it serves.
+      const { answers } = await askWorkers('explain', o.workerTimeoutMs ?? WORKER_TIMEOUT_MS, { arg: { request: r, listener }, first: true });
+      answer = answers[0] ?? { error: 'no worker answered', status: 503 };
+    } else answer = explainOn(o.proxy?.snapshot ?? null, r, listener ?? undefined);
+    if ('error' in answer) return send(res, answer.status, TEXT, answer.error + '\n');
+    if (q.get('format') === 'text') return send(res, 200, TEXT, formatExplanation(answer.explanation));
+    return send(res, 200, JSON_TYPE, JSON.stringify(answer.explanation, null, 2) + '\n');
   }
 }

@@ -218,6 +218,20 @@ export function chooseListener(snap: Snapshot, req: ExplainRequest, which?: stri
   return all.find((x) => x.table.findVirtualHost(req.authority) !== null) ?? all[0]!;
 }
 
+/**
+ * /explain on a snapshot: the explanation, or why there is none (503 nothing serving yet, 400 a
+ * listener that does not exist). Also what a --concurrency worker answers its primary.
+ */
+export function explainOn(snap: Snapshot | null, r: ExplainRequest, listener: string | undefined): { explanation: Explanation } | { error: string; status: number } {
+  if (snap === null) return { error: 'no configuration is serving yet', status: 503 };
+  try {
+    const lt = chooseListener(snap, r, listener);
+    return { explanation: explainRequest(lt, clusterInfos(snap), r, snap.versionInfo) };
+  } catch (e) {
+    return { error: (e as Error).message, status: 400 };
+  }
+}
+
 export function clusterInfos(snap: Snapshot): Map<string, ClusterInfo> {
   const out = new Map<string, ClusterInfo>();
   for (const [name, c] of snap.clusters) out.set(name, clusterInfoFromConfig(c.raw, c.endpoints));

@@ -4,7 +4,9 @@
 //     family's aggregator: counters and histograms sum, config gauges take the max);
 //   - clusters: /clusters statuses (cluster-status.ts), each endpoint once, counters summed;
 //   - listeners: the addresses the workers actually serve (node:cluster shares one socket, so a
-//     port 0 listener is one ephemeral port, which only the workers' servers report).
+//     port 0 listener is one ephemeral port, which only the workers' servers report);
+//   - config_dump and explain: one worker's answer (each worker holds the configuration it serves,
+//     with xDS its own ADS stream; the first to answer is used).
 // weir's own message types, so prom-client's listeners (which weir does not install) and
 // serve.ts's drain messages are not confused with them. Every question has a time bound: a worker
 // that is busy, stopped or dies is left out of the answer (and counted as missing) rather than
@@ -14,6 +16,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { MetricJson } from './metric-family';
 import type { ClusterStatus } from './cluster-status';
+import type { Explanation, ExplainRequest } from './explain';
 
 const REQUEST = 'weir:admin-request';
 const RESPONSE = 'weir:admin-response';
@@ -29,13 +32,25 @@ export interface WorkerAnswers {
   metrics: MetricJson[];
   clusters: ClusterStatus[];
   listeners: ListenerStatus[];
+  config_dump: { configs: object[] } | null;
+  explain: { explanation: Explanation } | { error: string; status: number };
 }
 export type WorkerQuestion = keyof WorkerAnswers;
+
+/** What a question carries, per kind. */
+export interface WorkerArgs {
+  metrics: undefined;
+  clusters: undefined;
+  listeners: undefined;
+  config_dump: { includeEds: boolean };
+  explain: { request: ExplainRequest; listener: string | null };
+}
 
 interface Request {
   weir: typeof REQUEST;
   id: number;
   kind: WorkerQuestion;
+  arg?: unknown;
 }
 interface Response {
   weir: typeof RESPONSE;
@@ -53,6 +68,8 @@ export interface WorkerAdminSource {
   registry?: Registry | null;
   clusters?: () => ClusterStatus[];
   listeners?: () => ListenerStatus[];
+  configDump?: (includeEds: boolean) => { configs: object[] };
+  explain?: (request: ExplainRequest, listener: string | null) => WorkerAnswers['explain'];
 }
 
 /** In a worker: answer the primary's admin questions. Returns a detach function. */
@@ -75,6 +92,14 @@ export function serveWorkerAdmin(src: WorkerAdminSource): () => void {
         return reply(m, src.clusters?.() ?? []);
       case 'listeners':
         return reply(m, src.listeners?.() ?? []);
+      case 'config_dump': {
+        const a = m.arg as WorkerArgs['config_dump'];
+        return reply(m, src.configDump?.(a.includeEds === true) ?? null);
+      }
+      case 'explain': {
+        const a = m.arg as WorkerArgs['explain'];
+        return reply(m, src.explain?.(a.request, a.listener) ?? { error: 'this worker does not explain', status: 404 });
+      }
     }
   };
   process.on('message', onMessage);
@@ -93,6 +118,7 @@ interface Pending {
   readonly waiting: Set<Worker>;
   readonly answers: unknown[];
   readonly finish: () => void;
+  readonly first: boolean;
 }
 const pending = new Map<number, Pending>();
 let listening = false;
@@ -109,7 +135,7 @@ function listen(): void {
     const p = pending.get(m.id);
     if (p === undefined || !p.waiting.delete(w)) return;
     p.answers.push(m.value);
-    if (p.waiting.size === 0) p.finish();
+    if (p.waiting.size === 0 || p.first) p.finish();
   });
   // A worker that dies before answering is not waited for.
   cluster.on('exit', (w: Worker) => {
@@ -120,8 +146,13 @@ function listen(): void {
 /**
  * In the primary: ask every connected worker `kind`; resolves with the answers received within
  * `timeoutMs` (a worker that exits before answering is not waited for), and how many were asked.
+ * `first`: resolve with the first answer (questions any one worker can answer).
  */
-export function askWorkers<K extends WorkerQuestion>(kind: K, timeoutMs: number): Promise<{ answers: WorkerAnswers[K][]; asked: number }> {
+export function askWorkers<K extends WorkerQuestion>(
+  kind: K,
+  timeoutMs: number,
+  opts: { arg?: WorkerArgs[K]; first?: boolean } = {},
+): Promise<{ answers: WorkerAnswers[K][]; asked: number }> {
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   if (workers.length === 0) return Promise.resolve({ answers: [], asked: 0 });
   listen();
@@ -134,11 +165,11 @@ export function askWorkers<K extends WorkerQuestion>(kind: K, timeoutMs: number)
       resolve({ answers, asked: workers.length });
     };
     const timer = setTimeout(finish, timeoutMs);
-    const p: Pending = { waiting: new Set(workers), answers, finish };
+    const p: Pending = { waiting: new Set(workers), answers, finish, first: opts.first === true };
     pending.set(id, p);
     for (const w of workers) {
       try {
-        w.send({ weir: REQUEST, id, kind } satisfies Request);
+        w.send({ weir: REQUEST, id, kind, ...(opts.arg !== undefined ? { arg: opts.arg } : {}) } satisfies Request);
       } catch {
         // The channel closed between isConnected() and send(): that worker will not answer.
         if (p.waiting.delete(w) && p.waiting.size === 0) finish();

@@ -24,8 +24,10 @@ import { AdminServer, type ServerState } from '../admin/admin-server';
 import { attachAdsClient, Metrics } from '../admin/metrics';
 import { serveWorkerAdmin } from '../admin/worker-metrics';
 import { clusterStatuses } from '../admin/cluster-status';
-import { explainHeaderValue } from '../admin/explain';
+import { explainHeaderValue, explainOn } from '../admin/explain';
+import { buildConfigDump } from '../admin/config-dump';
 import type { RequestView } from '../route/types';
+import type { ExplainRequest } from '../admin/explain';
 import type { AdsClient } from '../xds/ads-client';
 import type { AdminProxy } from '../admin/admin-server';
 import type { ConfigSourceState } from '../admin/config-dump';
@@ -581,11 +583,25 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
   }
   // The primary's admin endpoint merges every worker's metrics, /clusters and /listeners
   // (src/admin/worker-metrics.ts): this worker answers with its own.
+  // /config_dump and /explain too: with xDS each worker holds its own ADS stream, so only the
+  // workers know the dynamic configuration.
   const metrics = server.metrics;
+  const adminProxy = server.proxy as unknown as AdminProxy;
+  const loadedAt = new Date();
   serveWorkerAdmin({
     registry: metrics?.registry ?? null,
-    clusters: () => clusterStatuses((server.proxy as unknown as AdminProxy).clusters?.values(), metrics),
+    clusters: () => clusterStatuses(adminProxy.clusters?.values(), metrics),
     listeners: () => server.listeners(),
+    configDump: (includeEds) =>
+      buildConfigDump({
+        bootstrap: bootstrap.raw,
+        staticSet: bootstrap.resources,
+        loadedAt,
+        ads: server.xds?.state() ?? null,
+        dynamic: server.xds ? null : fileSourceState(server.proxy, bootstrap.resources),
+        includeEds,
+      }),
+    ...(obs.enableExplain ? { explain: (r: ExplainRequest, listener: string | null) => explainOn(adminProxy.snapshot, r, listener ?? undefined) } : {}),
   });
   logListeners(log, server);
   process.send?.({ weir: 'ready' } satisfies WorkerMessage);
@@ -632,8 +648,9 @@ async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs:
         state,
         aggregateWorkers: obs.metrics,
         proxy: primaryProxyView(bootstrap, () => workers),
+        // Only when no worker answers: /config_dump and /explain ask a worker first.
         configDump: () => ({ bootstrap: bootstrap.raw, staticSet: bootstrap.resources, loadedAt }),
-        ...adminCommon(bootstrap, log, drainTimeMs, obs.commandLineOptions, false),
+        ...adminCommon(bootstrap, log, drainTimeMs, obs.commandLineOptions, obs.enableExplain),
       });
     } catch (err) {
       return reportStartError(log, bootstrap, err);
