@@ -527,6 +527,8 @@ export class H1Connection {
   upgrade: H1Exchange | null = null;
   /** A protocol error behind a request in progress: close once the requests before it are answered. */
   poisoned = false;
+  /** A protocol error was handled (answered, or the connection is closing). */
+  errored = false;
   closed = false;
   readonly requestTimeoutMs: number;
   beginMs = 0;
@@ -707,6 +709,8 @@ export class H1Connection {
       this.bodyPaused = false;
       this.updateReading();
     }
+    // Its response already ended (the rest of the body was dropped): the connection is idle now.
+    if (this.active === null && !this.closed) this.idle();
   }
 
   /** After the parser consumed one read (`d` is null when it read the socket natively). */
@@ -735,7 +739,8 @@ export class H1Connection {
    * served) must not be interleaved with it: the connection closes instead, as node:http does.
    */
   protocolError(status: number): void {
-    if (this.closed || this.socket.destroyed) return;
+    if (this.closed || this.socket.destroyed || this.errored) return;
+    this.errored = true;
     this.stopped = true;
     this.updateReading();
     const ex = this.incoming;
@@ -869,17 +874,22 @@ export class H1Connection {
     if (this.active !== ex) return;
     this.active = null;
     if (this.closed || this.socket.destroyed) return;
-    // A response that ends before its request was fully received closes the connection (Envoy
-    // does not read the rest of an abandoned upload); so does `connection: close`, HTTP/1.0
-    // without keep-alive, a close-delimited body, or a closing server.
-    if (ex.last || !ex.complete || this.server.closing) {
+    if (!ex.complete) {
+      // The response ended before its request body was fully received (an early answer): the
+      // rest is read and dropped (as node:http dumps it), then the connection goes on.
+      const b = ex.body;
+      if (b !== null && !b.destroyed) b.destroy();
+      if (this.bodyPaused) {
+        this.bodyPaused = false;
+        this.updateReading();
+      }
+    }
+    // `connection: close`, HTTP/1.0 without keep-alive, a close-delimited body or a closing
+    // server: close once written.
+    if (ex.last || this.server.closing) {
       ex.last = true;
       this.stopped = true;
       this.updateReading();
-      if (!ex.complete) {
-        const b = ex.body;
-        if (b !== null && !b.destroyed && b.listenerCount('data') === 0) b.destroy();
-      }
       this.endSoon();
       return;
     }

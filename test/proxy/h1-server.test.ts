@@ -432,3 +432,16 @@ t.test('idle_timeout: a keep-alive connection closes after idle_timeout without 
   t.ok(idleMs >= 250 && idleMs < 3000, `closed ${idleMs} ms after the last response`);
   t.equal(c.responses(), 2);
 });
+
+t.test('a response that ends before its request body: the rest of the body is read and dropped, the connection goes on', async (t) => {
+  const rc = routeConfig([{ match: { prefix: '/up' }, route: { cluster: 'e' } }]);
+  const { port } = await setupProxy(t, rc, [staticCluster('e', [echo.port])]);
+  const c = raw(t, port);
+  c.write('POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\n' + 'x'.repeat(10_000));
+  await c.until(() => c.responses() === 1, 'the early 404');
+  t.match(c.data, /^HTTP\/1\.1 404 /);
+  c.write('y'.repeat(190_000));
+  c.write('GET /up/next HTTP/1.1\r\nHost: a\r\n\r\n');
+  await c.until(() => c.data.includes('GET /up/next 0'), 'the next request on the same connection');
+  t.notOk(c.closed);
+});
