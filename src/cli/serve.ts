@@ -550,6 +550,8 @@ function primaryProxyView(bootstrap: Bootstrap, workers: () => Iterable<Worker>)
 
 type WorkerMessage =
   | { weir: 'ready' }
+  // The worker's state is LIVE (its first xDS configuration applied; at once without xDS).
+  | { weir: 'live' }
   | { weir: 'drain'; timeoutMs: number }
   // Admin actions the primary forwards (/drain_listeners, /healthcheck/fail|ok): workers act, keep running.
   | { weir: 'drain-listeners'; timeoutMs: number }
@@ -605,6 +607,10 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
   });
   logListeners(log, server);
   process.send?.({ weir: 'ready' } satisfies WorkerMessage);
+  // LIVE is Envoy's "initialized": with xDS, once the first configuration is in (the primary's
+  // /ready waits for every worker's).
+  if (server.state() === 'LIVE') process.send?.({ weir: 'live' } satisfies WorkerMessage);
+  else server.xds?.events.once('applied', () => process.send?.({ weir: 'live' } satisfies WorkerMessage));
   return new Promise<number>((resolve) => {
     let draining = false;
     const drain = (ms: number): void => {
@@ -637,7 +643,11 @@ async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs:
   let done: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (done = resolve));
 
-  const state = (): ServerState => (shuttingDown ? 'DRAINING' : ready.size === concurrency ? 'LIVE' : 'INITIALIZING');
+  const live = new Set<Worker>();
+  // Envoy's server goes INITIALIZING -> LIVE once and does not go back: a worker restarting later
+  // (or one still waiting for its xDS config then) does not make the server INITIALIZING again.
+  let initialized = false;
+  const state = (): ServerState => (shuttingDown ? 'DRAINING' : initialized ? 'LIVE' : 'INITIALIZING');
   let admin: AdminServer | null = null;
   if (bootstrap.admin) {
     try {
@@ -677,11 +687,18 @@ async function runPrimary(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs:
         ready.add(w);
         log.debug(`worker ${w.id} ready`, { pid: w.process.pid });
         if (ready.size === concurrency) log.info(`all ${concurrency} workers serving`);
+      } else if (m && m.weir === 'live') {
+        live.add(w);
+        if (!initialized && live.size === concurrency) {
+          initialized = true;
+          log.info(`all ${concurrency} workers initialized`);
+        }
       }
     });
     w.on('exit', (code, signal) => {
       workers.delete(w);
       const wasReady = ready.delete(w);
+      live.delete(w);
       if (shuttingDown) {
         if (workers.size === 0) void admin?.close().then(() => done(exitCode));
         return;

@@ -96,10 +96,6 @@ t.test('--concurrency 2 with xDS: the primary shows what the workers got over AD
   const up = await startHeldUpstream(t);
   const ads = await FakeAdsServer.start();
   t.teardown(() => ads.close());
-  ads.setResources(C, [edsCluster('v1')]);
-  ads.setResources(E, [cla('v1', up.port)]);
-  ads.setResources(L, [rdsListener('from-lds', 'r')]);
-  ads.setResources(R, [routeConfig('r', [weightedRoute({ v1: 100 })], 'first')]);
   const file = path.join(tmp, 'xds.yaml');
   fs.writeFileSync(
     file,
@@ -118,10 +114,19 @@ static_resources:
 `,
   );
   const weir = startCli(t, ['-c', file, '--concurrency', '2', '--drain-time-s', '1', '--enable-explain']);
+  const admin = await weir.adminPort();
+  await weir.waitFor(/all 2 workers serving/);
+  // Envoy's /ready: INITIALIZING until the first xDS configuration is in, in every worker.
+  t.same(await get(admin, '/ready').then((r) => [r.status, r.body]), [503, 'INITIALIZING\n'], 'no configuration yet');
+  ads.setResources(C, [edsCluster('v1')]);
+  ads.setResources(E, [cla('v1', up.port)]);
+  ads.setResources(L, [rdsListener('from-lds', 'r')]);
+  ads.setResources(R, [routeConfig('r', [weightedRoute({ v1: 100 })], 'first')]);
+  await weir.waitFor(/all 2 workers initialized/);
+  t.same(await get(admin, '/ready').then((r) => [r.status, r.body]), [200, 'LIVE\n']);
   const lines = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener from-lds listening on 127\.0\.0\.1:(\d+)/, 2);
   const port = Number(lines[0]![2]);
   t.equal(lines[1]![2], lines[0]![2], 'both workers share the LDS listener\'s one port');
-  const admin = await weir.adminPort();
   for (let i = 0; i < 4; i++) t.equal((await get(port, '/')).status, 200);
 
   // The LDS listener exists only in the workers: /listeners names its bound port.

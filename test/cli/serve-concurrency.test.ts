@@ -19,7 +19,7 @@ t.test('--concurrency 2: two worker processes serve the listener; SIGTERM stops 
   t.equal(ports.size, 1, 'both share one listening port');
   const port = Number([...ports][0]);
   const adminPort = await weir.adminPort();
-  await weir.waitFor(/all 2 workers serving/);
+  await weir.waitFor(/all 2 workers initialized/);
   t.equal((await get(adminPort, '/ready')).status, 200);
   const answers = await Promise.all(Array.from({ length: 20 }, () => get(port, '/')));
   t.same(answers.map((a) => a.status), Array(20).fill(200));
@@ -32,8 +32,12 @@ t.test('--concurrency 2: a worker that dies is restarted', async (t) => {
   const up = await startHeldUpstream(t);
   const weir = startCli(t, ['-c', writeSingleClusterBootstrap(tmp, up.port), '--concurrency', '2', '--drain-time-s', '5']);
   const lines = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener main listening on 127\.0\.0\.1:(\d+)/, 2);
+  const adminPort = await weir.adminPort();
+  await weir.waitFor(/all 2 workers initialized/);
   process.kill(Number(lines[0]![1]), 'SIGKILL');
   await weir.waitFor(/died \(SIGKILL\); restarting it/);
+  // Envoy's server state goes INITIALIZING -> LIVE once: a worker being replaced does not undo it.
+  t.equal((await get(adminPort, '/ready')).body, 'LIVE\n', 'still LIVE while the worker restarts');
   const again = await weir.waitFor(/\[(\d+)\]\[info\]\[main\] listener main listening on 127\.0\.0\.1:(\d+)/, 3);
   t.notOk(lines.some((m) => m[1] === again[2]![1]), 'a new pid serves');
   t.equal((await get(Number(again[2]![2]), '/')).status, 200);
