@@ -80,6 +80,18 @@ export function serveWorkerAdmin(src: WorkerAdminSource): () => void {
   };
   const onMessage = (m: Request): void => {
     if (m === null || typeof m !== 'object' || m.weir !== REQUEST) return;
+    // An admin question must never take a serving worker down: a failure answers "nothing".
+    try {
+      answer(m);
+    } catch (e) {
+      try {
+        reply(m, m.kind === 'explain' ? { error: `explain failed: ${(e as Error).message}`, status: 500 } : m.kind === 'config_dump' ? null : []);
+      } catch {
+        // The channel itself failed: the primary's time bound covers the missing answer.
+      }
+    }
+  };
+  const answer = (m: Request): void => {
     switch (m.kind) {
       case 'metrics':
         if (!src.registry) return reply(m, []);
