@@ -194,7 +194,17 @@ class Updates {
   }
   send(i: number): void {
     if (!ENCODE_AHEAD) this.server.setResources(R, [routeConfig(this.n, i % 100 || 100, String(i))]);
-    else this.server.sendRaw({ type_url: R, version_info: `raw-${i}`, resources: [this.#pre[i - 1]!] });
+    else {
+      // To every open stream (sendRaw alone answers the newest): one per weir process.
+      const resp = { type_url: R, version_info: `raw-${i}`, resources: [this.#pre[i - 1]!] };
+      for (let id = 1; id <= this.server.streamCount; id++) {
+        try {
+          this.server.sendRaw(resp, id);
+        } catch {
+          // a stream that is closed (a reconnect made a newer one)
+        }
+      }
+    }
   }
 }
 
