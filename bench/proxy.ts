@@ -37,6 +37,17 @@ const wanted = (name: string): boolean => ONLY === null || ONLY.has(name);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const SANITY_REQUESTS = 200;
 
+interface PairedRatio {
+  connections: number;
+  a: string;
+  b: string;
+  /** Median over rounds of a's req/s / b's req/s in the same round. */
+  rps: number;
+  /** Median over rounds of a's CPU µs/req / b's. */
+  cpu: number;
+  rounds: number;
+}
+
 type TargetName = 'direct' | 'weir' | 'weir-undici' | 'weir-node' | 'node-http-proxy' | 'nginx';
 const WRITE_RESULTS = process.env.BENCH_WRITE_RESULTS !== '0';
 interface Target {
@@ -280,6 +291,26 @@ async function main(): Promise<void> {
       { target: 'weir adds <= 0.1 ms to p50 over direct at 1 connection', value: addedP50, ok: addedP50 <= 0.1 },
     ];
 
+    // Paired per round: each round measures every target back to back, so the ratio within a round
+    // cancels load that moves between rounds (other jobs on a shared machine); the median of those
+    // ratios is reported next to the ratio of the medians above.
+    const paired: PairedRatio[] = [];
+    for (const c of CONNECTIONS) {
+      for (const [a, b] of [['weir', 'nginx'], ['weir', 'node-http-proxy'], ['weir', 'weir-node'], ['weir-node', 'nginx']] as const) {
+        const sa = samples.get(`${a}@${c}`);
+        const sb = samples.get(`${b}@${c}`);
+        if (!sa || !sb) continue;
+        const n = Math.min(sa.length, sb.length);
+        const rps: number[] = [];
+        const cpu: number[] = [];
+        for (let i = 0; i < n; i++) {
+          rps.push(sa[i]!.rps / sb[i]!.rps);
+          cpu.push(sa[i]!.cpuUsPerReq / sb[i]!.cpuUsPerReq);
+        }
+        paired.push({ connections: c, a, b, rps: median(rps), cpu: median(cpu), rounds: n });
+      }
+    }
+
     const env = {
       date: started.toISOString(),
       node: process.version,
@@ -304,9 +335,9 @@ async function main(): Promise<void> {
     const resultsDir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(resultsDir, { recursive: true });
     const jsonPath = path.join(resultsDir, `proxy-${started.toISOString().slice(0, 16).replace(':', '-')}.json`);
-    fs.writeFileSync(jsonPath, JSON.stringify({ env, summaries, checks, profile: hot, samples: Object.fromEntries(samples) }, null, 2) + '\n');
+    fs.writeFileSync(jsonPath, JSON.stringify({ env, summaries, checks, paired, profile: hot, samples: Object.fromEntries(samples) }, null, 2) + '\n');
 
-    const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath), hot);
+    const md = renderSection(env, summaries, checks, addedP50, path.relative(path.join(ROOT, 'bench'), jsonPath), hot, paired);
     process.stdout.write(md + '\n');
     if (WRITE_RESULTS) {
       writeResultsSection(path.join(ROOT, 'bench', 'RESULTS.md'), md);
@@ -325,6 +356,7 @@ function renderSection(
   addedP50: number,
   jsonRel: string,
   hot: HotFunction[],
+  paired: PairedRatio[] = [],
 ): string {
   const lines: string[] = [];
   lines.push('## Proxy', '');
@@ -355,6 +387,16 @@ function renderSection(
         'the floor for the downstream half of any proxy built on node:http, before it makes its own upstream request.',
       '',
     );
+  }
+  if (paired.length > 0) {
+    lines.push(
+      'Paired per round (the median over rounds of each round\'s ratio; a round runs every target back to back, so load that moves between rounds cancels):',
+      '',
+      '| connections | ratio | req/s | CPU µs/req | rounds |',
+      '|---:|---|---:|---:|---:|',
+    );
+    for (const p of paired) lines.push(`| ${p.connections} | ${p.a} / ${p.b} | ${fmt(p.rps)}x | ${fmt(p.cpu)}x | ${p.rounds} |`);
+    lines.push('');
   }
   lines.push('| target (issue 3) | measured | met |', '|---|---:|---|');
   for (const c of checks) lines.push(`| ${c.target} | ${fmt(c.value, c.target.includes('ms') ? 3 : 2)} | ${c.ok ? 'yes' : 'no'} |`);
