@@ -1,19 +1,24 @@
 // What metrics cost on the request path, measured so that a shared, noisy machine cannot fake the
 // answer: the same weir build and bootstrap (90/10 weighted split, Istio-labelled endpoints so
-// every Istio label is filled), one process with metrics (default) and one with
-// --disable-metrics, both running throughout; ROUNDS rounds, each one run of each under the same
-// load, the order alternating (on/off, then off/on: ABBA cancels a linear drift in machine load).
-// Per round the paired ratios on/off of req/s and of CPU µs per request (weir's own CPU from
-// /proc, not the load generator's) are taken; the report is the median of those ratios with a
+// every Istio label is filled), one process with metrics (default), one with --disable-metrics and
+// a second one with --disable-metrics as an A/A control, all running throughout. ROUNDS rounds;
+// each round runs each process once under the same load, in an order that cycles through every
+// permutation (so no process is always first or last: a drift in machine load cancels); the
+// processes are started afresh for each of BLOCKS blocks of rounds (a difference that belongs to
+// one process, how its JIT went or where the scheduler put it, is not carried through every round).
+// Per round the paired ratios to the metrics-off process of req/s and of CPU µs per request (weir's
+// own CPU from /proc, not the load generator's); the report is the median of those ratios with a
 // distribution-free 95% interval for the median (order statistics of the binomial) and the
-// min/max. Next to it, two direct measurements of the metrics code itself: in process
-// (ListenerMetrics.streamDone, ns of CPU per call minus a no-op observer), and under the same load
-// (a third weir with metrics under `node --cpu-prof`: the share of its busy CPU samples whose
-// function lives in src/admin/, i.e. the metrics code; BENCH_PROFILE=0 skips it).
+// min/max, for metrics on and for the control (what the method reports when there is nothing to
+// find). Next to it, two direct measurements of the metrics code itself: in process
+// (ListenerMetrics.streamDone, ns of CPU per call minus a no-op observer), and under load (a
+// further weir with metrics under `node --cpu-prof`: the share of its busy CPU samples in
+// src/admin/, the metrics code; BENCH_PROFILE=0 skips it).
 //
-//   npm run build && node dist/bench/metrics.js          BENCH_DURATION=2 BENCH_ROUNDS=32 (defaults, ~2.7 min)
-//   BENCH_CONNECTIONS=50,200 ...                           several connection counts per round
-//   BENCH_WRITE_RESULTS=1 ...                              publish: bench/results/ and "## Metrics" in bench/RESULTS.md
+//   npm run build && node dist/bench/metrics.js     BENCH_DURATION=2 BENCH_ROUNDS=24 BENCH_BLOCKS=3 (defaults, ~3 min)
+//   BENCH_CONTROL=0 ...                               without the A/A control (2 processes per round)
+//   BENCH_CONNECTIONS=50,200 ...                      several connection counts per round
+//   BENCH_WRITE_RESULTS=1 ...                         publish: bench/results/ and "## Metrics" in bench/RESULTS.md
 //
 // Prints a Markdown section; every round's samples go to a JSON file (bench/results/metrics-<date>.json
 // with BENCH_WRITE_RESULTS=1, else the temp directory).
@@ -32,10 +37,15 @@ import type { RouteTable } from '../src/route/route-table';
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
 // Many short rounds rather than a few long ones: on a shared machine the load changes over seconds,
-// so the two runs of a pair are more alike the closer together they are, and the interval for the
-// median narrows with the number of pairs.
+// so the runs of a round are more alike the closer together they are, and the interval for the
+// median narrows with the number of rounds.
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 24);
+/** Fresh processes per block of rounds. */
+const BLOCKS = Math.max(1, Number(process.env.BENCH_BLOCKS ?? 3));
+/** A second metrics-off process: the A/A control (BENCH_CONTROL=0 leaves it out). */
+const CONTROL = process.env.BENCH_CONTROL !== '0';
+const WARMUP_S = 1;
 /** Load on the profiled weir: long enough that start-up (snapshot bind, JIT) is a small share. */
 const PROFILE_S = Math.max(4, DURATION_S);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50').split(',').map(Number);
@@ -170,6 +180,17 @@ interface Sample {
   errors: number;
 }
 
+type TargetName = 'on' | 'off' | 'off2';
+type Round = { on: Sample; off: Sample; off2?: Sample };
+
+/** Every order of `n` items (n <= 3 here): rounds cycle through them, so each order is equally often. */
+function permutations(n: number): number[][] {
+  if (n === 1) return [[0]];
+  const out: number[][] = [];
+  for (const p of permutations(n - 1)) for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
+  return out;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const micro = observeNs();
@@ -185,38 +206,47 @@ async function main(): Promise<void> {
     const { v1, v2 } = JSON.parse(up.match[0]) as { v1: number; v2: number };
     const file = path.join(tmp, 'bootstrap.json');
     fs.writeFileSync(file, bootstrap(v1, v2));
-    const targets: { name: 'on' | 'off'; port: number; child: Child }[] = [];
-    for (const [name, extra] of [['on', []], ['off', ['--disable-metrics']]] as const) {
-      const w = await startChild(`metrics ${name}`, node, [path.join(DIST, 'src', 'cli', 'main.js'), '-c', file, '--log-level', 'info', ...extra], /listener bench listening on [\d.]+:(\d+)/);
-      children.push(w.child);
-      targets.push({ name, port: Number(w.match[1]), child: w.child });
-    }
-    for (const t of targets) await runLoad(tool, t.port, 50, 2); // JIT warm-up
-    // rounds[c][r] = { on, off }
-    const rounds = new Map<number, { on: Sample; off: Sample }[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const c of CONNECTIONS) {
-        // ABBA: on first in even rounds, off first in odd ones.
-        const order = round % 2 === 0 ? targets : [targets[1]!, targets[0]!];
-        const pair: { on?: Sample; off?: Sample } = {};
-        for (const t of order) {
-          const cpu0 = cpuMicros(t.child.pid);
-          const r = await runLoad(tool, t.port, c, DURATION_S);
-          const cpu = (cpuMicros(t.child.pid) - cpu0) / Math.max(1, r.requests);
-          pair[t.name] = { rps: r.rps, cpu, p50: r.p50Ms, errors: r.errors };
-          loads.push(os.loadavg()[0]!);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} c=${c} metrics ${t.name.padEnd(3)} ${fmt(r.rps, 0).padStart(7)} req/s  cpu ${fmt(cpu)} us/req  p50 ${fmt(r.p50Ms, 3)} ms${r.errors ? `  errors ${r.errors}` : ''}\n`);
+    const names: TargetName[] = CONTROL ? ['on', 'off', 'off2'] : ['on', 'off'];
+    const orders = permutations(names.length);
+    const rounds = new Map<number, Round[]>();
+    const perBlock = Math.ceil(ROUNDS / BLOCKS);
+    let round = 0;
+    for (let block = 0; block < BLOCKS && round < ROUNDS; block++) {
+      // Fresh processes per block: a difference that belongs to one process (how its JIT went,
+      // where the scheduler put it) is not carried through every round.
+      const targets: { name: TargetName; port: number; child: Child }[] = [];
+      for (const name of names) {
+        const extra = name === 'on' ? [] : ['--disable-metrics'];
+        const w = await startChild(`metrics ${name}`, node, [path.join(DIST, 'src', 'cli', 'main.js'), '-c', file, '--log-level', 'info', '--drain-time-s', '1', ...extra], /listener bench listening on [\d.]+:(\d+)/);
+        targets.push({ name, port: Number(w.match[1]), child: w.child });
+      }
+      try {
+        for (const t of targets) await runLoad(tool, t.port, 50, WARMUP_S); // JIT warm-up
+        for (let k = 0; k < perBlock && round < ROUNDS; k++, round++) {
+          for (const c of CONNECTIONS) {
+            const pair: Partial<Round> = {};
+            for (const i of orders[round % orders.length]!) {
+              const t = targets[i]!;
+              const cpu0 = cpuMicros(t.child.pid);
+              const r = await runLoad(tool, t.port, c, DURATION_S);
+              const cpu = (cpuMicros(t.child.pid) - cpu0) / Math.max(1, r.requests);
+              pair[t.name] = { rps: r.rps, cpu, p50: r.p50Ms, errors: r.errors };
+              loads.push(os.loadavg()[0]!);
+              process.stderr.write(`block ${block + 1} round ${round + 1}/${ROUNDS} c=${c} metrics ${t.name.padEnd(4)} ${fmt(r.rps, 0).padStart(7)} req/s  cpu ${fmt(cpu)} us/req  p50 ${fmt(r.p50Ms, 3)} ms${r.errors ? `  errors ${r.errors}` : ''}\n`);
+            }
+            if (!rounds.has(c)) rounds.set(c, []);
+            rounds.get(c)!.push(pair as Round);
+          }
         }
-        if (!rounds.has(c)) rounds.set(c, []);
-        rounds.get(c)!.push(pair as { on: Sample; off: Sample });
+      } finally {
+        await Promise.all(targets.map((t) => t.child.stop()));
       }
     }
     const profile = process.env.BENCH_PROFILE === '0' ? null : await profileShare(node, file, tool, tmp);
     const rows = CONNECTIONS.map((c) => {
       const rs = rounds.get(c)!;
-      const rpsRatio = spread(rs.map((p) => p.on.rps / p.off.rps));
-      const cpuRatio = spread(rs.map((p) => p.on.cpu / p.off.cpu));
       const cpuOff = median(rs.map((p) => p.off.cpu));
+      const ctl = rs.filter((p) => p.off2 !== undefined);
       return {
         connections: c,
         rounds: rs.length,
@@ -225,10 +255,13 @@ async function main(): Promise<void> {
         cpuOn: median(rs.map((p) => p.on.cpu)),
         cpuOff,
         /** on/off per round: < 1 means metrics cost throughput. */
-        rpsRatio,
+        rpsRatio: spread(rs.map((p) => p.on.rps / p.off.rps)),
         /** on/off per round: > 1 means metrics cost CPU per request. */
-        cpuRatio,
-        errors: rs.reduce((a, p) => a + p.on.errors + p.off.errors, 0),
+        cpuRatio: spread(rs.map((p) => p.on.cpu / p.off.cpu)),
+        /** The A/A control: a second metrics-off process against the first, measured the same way. */
+        controlRps: ctl.length > 0 ? spread(ctl.map((p) => p.off2!.rps / p.off.rps)) : null,
+        controlCpu: ctl.length > 0 ? spread(ctl.map((p) => p.off2!.cpu / p.off.cpu)) : null,
+        errors: rs.reduce((a, p) => a + p.on.errors + p.off.errors + (p.off2?.errors ?? 0), 0),
         microPctOfCpu: (micro.median / 1000 / cpuOff) * 100,
       };
     });
@@ -240,22 +273,24 @@ async function main(): Promise<void> {
     const publish = process.env.BENCH_WRITE_RESULTS === '1';
     if (publish) fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const out = publish ? path.join(ROOT, 'bench', 'results', `metrics-${date.slice(0, 10)}.json`) : path.join(os.tmpdir(), `weir-bench-metrics-${date.replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(out, JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, cpus: os.cpus().length, load, micro, profile, rows, samples: Object.fromEntries(rounds) }, null, 2) + '\n');
+    fs.writeFileSync(out, JSON.stringify({ date, tool, durationS: DURATION_S, rounds: ROUNDS, blocks: BLOCKS, cpus: os.cpus().length, load, micro, profile, rows, samples: Object.fromEntries(rounds) }, null, 2) + '\n');
     const pct = (x: number): string => fmt((x - 1) * 100) + '%';
     const cost = (x: number): string => fmt((1 - x) * 100) + '%';
+    const row = (label: string, c: number, rps: Spread, cpu: Spread, abs: string): string =>
+      `| ${label} | ${c} | ${cost(rps.median)} | ${cost(rps.hi)} to ${cost(rps.lo)} | ${cost(rps.max)} to ${cost(rps.min)} | ${pct(cpu.median)} | ${pct(cpu.lo)} to ${pct(cpu.hi)} | ${pct(cpu.min)} to ${pct(cpu.max)} | ${abs} |`;
     const lines = [
       '## Metrics',
       '',
-      `Cost of metrics on the request path (\`node dist/bench/metrics.js\`, ${date.slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, ${tool}, ${ROUNDS} rounds of ${DURATION_S} s per process, order alternating on/off then off/on; 1-minute load average ${fmt(load.min)}-${fmt(load.max)} during the run, ${fmt(minutes, 1)} min in all). The same weir build and bootstrap (90/10 weighted split, endpoints with Istio labels), with metrics (default) and with \`--disable-metrics\`, both running throughout. With metrics on, every request updates \`istio_requests_total\`, three Istio histograms, Envoy's cluster, host and HCM counters and \`weir_route_picks_total\` through series bound per snapshot (src/admin/metrics.ts).`,
+      `Cost of metrics on the request path (\`node dist/bench/metrics.js\`, ${date.slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, ${tool}, ${ROUNDS} rounds of ${DURATION_S} s per process in ${BLOCKS} blocks of fresh processes; 1-minute load average ${fmt(load.min)}-${fmt(load.max)} during the run, ${fmt(minutes, 1)} min in all). The same weir build and bootstrap (90/10 weighted split, endpoints with Istio labels), with metrics (default) and with \`--disable-metrics\`${CONTROL ? ', plus a second `--disable-metrics` process as an A/A control' : ''}, all running throughout; each round runs each process once under the same load, in an order that cycles through every permutation. With metrics on, every request updates \`istio_requests_total\`, three Istio histograms, Envoy's cluster, host and HCM counters and \`weir_route_picks_total\` through series bound per snapshot (src/admin/metrics.ts).`,
       '',
-      'Per round, the ratio metrics on / metrics off of the two runs; the table gives the median of those paired ratios, a distribution-free 95% interval for that median (order statistics) and the smallest and largest round.',
+      `Per round, the ratio of each process to the metrics-off one; the table gives the median of those paired ratios, a distribution-free 95% interval for the median (order statistics) and the smallest and largest round.${CONTROL ? ' The control row compares two identical metrics-off processes: what the method reports when there is nothing to find.' : ''}`,
       '',
-      '| connections | throughput cost (median) | 95% interval | min-max of rounds | CPU per request added (median) | 95% interval | min-max of rounds | req/s on / off (medians) | CPU µs/req on / off (medians) |',
-      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map(
-        (r) =>
-          `| ${r.connections} | ${cost(r.rpsRatio.median)} | ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)} | ${cost(r.rpsRatio.max)} to ${cost(r.rpsRatio.min)} | ${pct(r.cpuRatio.median)} | ${pct(r.cpuRatio.lo)} to ${pct(r.cpuRatio.hi)} | ${pct(r.cpuRatio.min)} to ${pct(r.cpuRatio.max)} | ${fmt(r.rpsOn, 0)} / ${fmt(r.rpsOff, 0)} | ${fmt(r.cpuOn)} / ${fmt(r.cpuOff)} |`,
-      ),
+      '| comparison | connections | throughput cost (median) | 95% interval | min-max of rounds | CPU per request added (median) | 95% interval | min-max of rounds | medians (req/s; CPU µs/req) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.flatMap((r) => [
+        row('metrics on vs off', r.connections, r.rpsRatio, r.cpuRatio, `${fmt(r.rpsOn, 0)} / ${fmt(r.rpsOff, 0)}; ${fmt(r.cpuOn)} / ${fmt(r.cpuOff)}`),
+        ...(r.controlRps !== null && r.controlCpu !== null ? [row('control: off vs off', r.connections, r.controlRps, r.controlCpu, '')] : []),
+      ]),
       '',
       `Measured directly, the metrics code costs ${fmt(micro.median, 0)} ns of CPU per request (\`ListenerMetrics.streamDone\` on the compiled snapshot: 90% v1, 10% v2, 1% 503 UF; 2M calls per repetition minus a no-op observer, median of ${micro.n} repetitions, min ${fmt(micro.min, 0)}, max ${fmt(micro.max, 0)}): ${rows.map((r) => `${fmt(r.microPctOfCpu, 2)}% of the ${fmt(r.cpuOff)} µs of CPU weir spends per request without metrics at ${r.connections} connections`).join('; ')}.`,
       '',
@@ -265,7 +300,7 @@ async function main(): Promise<void> {
             `Under load (a third weir with metrics on under \`node --cpu-prof\`, ${CONNECTIONS[0]} connections for ${PROFILE_S} s, ${profile.requests} requests), ${fmt(profile.adminPct, 2)}% of its busy CPU samples were in the metrics code (functions in src/admin/: ${profile.functions.map((f) => `${f.name} ${fmt(f.selfPct, 2)}%`).join(', ') || 'none sampled'}); garbage collection is not attributed to a function.`,
             '',
           ]),
-      `Target: under 10% of throughput. ${rows.map((r) => `At ${r.connections} connections the median paired cost is ${cost(r.rpsRatio.median)} (95% interval ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)}) and CPU per request ${pct(r.cpuRatio.median)}`).join('; ')}.`,
+      `Target: under 10% of throughput. ${rows.map((r) => `At ${r.connections} connections the median paired cost is ${cost(r.rpsRatio.median)} (95% interval ${cost(r.rpsRatio.hi)} to ${cost(r.rpsRatio.lo)}) and CPU per request ${pct(r.cpuRatio.median)}${r.controlRps !== null ? `; the A/A control reads ${cost(r.controlRps.median)} and ${pct(r.controlCpu!.median)}` : ''}`).join('; ')}.`,
       '',
     ];
     if (publish) writeResultsSection2(path.join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
