@@ -1160,7 +1160,9 @@ function readWeightedClusters(r: ConfigReader, wcs: JsonObject | undefined, path
   r.stringOf(either(wcs.runtime_key_prefix, wcs.runtimeKeyPrefix), path, 'runtime_key_prefix');
   const header = r.stringOf(either(wcs.header_name, wcs.headerName), path, 'header_name');
   if (header !== undefined && header !== '') p.randomValueHeader = header.toLowerCase();
-  const out: WeightedCluster[] = [];
+  // Exact size (a pushed-to list keeps spare capacity for as long as the route table lives).
+  const out = new Array<WeightedCluster>(list.length);
+  let count = 0;
   const errorsBefore = r.errors.length;
   let sum = 0;
   for (let i = 0; i < list.length; i++) {
@@ -1177,7 +1179,7 @@ function readWeightedClusters(r: ConfigReader, wcs: JsonObject | undefined, path
     }
     const weight = r.uintOf(c.weight, cp, 'weight', MAX_UINT32) ?? 0;
     sum += weight;
-    out.push(
+    out[count++] = (
       new WeightedCluster(
         name,
         weight,
@@ -1200,10 +1202,10 @@ function readWeightedClusters(r: ConfigReader, wcs: JsonObject | undefined, path
           cp,
         ),
         either(c.metadata_match, c.metadataMatch),
-      ),
+      )
     );
   }
-  if (out.length !== list.length || r.errors.length !== errorsBefore) return;
+  if (count !== list.length || r.errors.length !== errorsBefore) return;
   if (sum === 0) {
     r.error(path, 'sum of weights is 0');
     return;

@@ -562,6 +562,7 @@ class WireReader {
     const dense = plan.byNumber;
     let last = 0;
     let list: unknown[] | null = null;
+    let listName = '';
     let map: Record<string, unknown> | null = null;
     while (this.#pos < end) {
       const tag = this.#u32(end);
@@ -577,6 +578,7 @@ class WireReader {
         if (num < last || f.single) throw WIRE_FALLBACK;
       } else {
         last = num;
+        if (list !== null) out[listName] = exact(list);
         list = null;
         map = null;
       }
@@ -592,7 +594,9 @@ class WireReader {
         const e = this.#len(end);
         while (this.#pos < e) {
           const v = this.#scalar(f.kind, f, e);
-          if (list === null) out[f.name] = list = [];
+          if (list === null) {
+            out[(listName = f.name)] = list = [];
+          }
           list.push(v);
         }
         continue;
@@ -607,11 +611,12 @@ class WireReader {
         if (this.#pos !== e) throw WIRE_FALLBACK;
       }
       if (f.repeated) {
-        if (list === null) out[f.name] = list = [];
+        if (list === null) out[(listName = f.name)] = list = [];
         list.push(v);
       } else out[f.name] = v;
     }
     if (this.#pos !== end) throw WIRE_FALLBACK;
+    if (list !== null) out[listName] = exact(list);
     return out;
   }
 
@@ -877,6 +882,15 @@ class WireReader {
 }
 
 const EMPTY_SLICES: ReadonlyMap<string, DecodedVirtualHost> = new Map();
+
+/**
+ * A list built by push() has spare capacity (V8 grows an empty array to 17 slots on the first
+ * push): ~120 bytes per short list, kept as long as the config is. The decoded config is retained
+ * (config_dump, the next update's comparison), so each list is copied once to its exact size.
+ */
+function exact(list: unknown[]): unknown[] {
+  return list.slice();
+}
 
 declare global {
   interface Buffer {
