@@ -126,7 +126,7 @@ function statusLine(status: number): string {
 /** node's continueExpression. */
 const CONTINUE_RE = /(?:^|\W)100-continue(?:$|\W)/i;
 const CONTINUE_RESPONSE = 'HTTP/1.1 100 Continue\r\n\r\n';
-/** Held response bytes up to this size are copied into one buffer with the head (one write). */
+/** A first body chunk up to this size is copied into one buffer with the head (one write). */
 const COALESCE_MAX = 16 * 1024;
 /** node:http's headersTimeout default: min(60 s, requestTimeout). */
 const HEADERS_TIMEOUT_CAP_MS = 60_000;
@@ -208,11 +208,8 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
   headersSent = false;
   destroyed = false;
   finished = false;
-  /** The response head, not yet written (it goes out with the first body bytes). */
+  /** The response head, not yet written (it goes out with the first body bytes or the end). */
   head: string | null = null;
-  /** One body chunk held back to go out with the head. */
-  held: Buffer | null = null;
-  flushScheduled = false;
   chunked = false;
   bodyAllowed = true;
   /** Close the connection after this response. */
@@ -318,15 +315,12 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
     if (!this.headersSent) this.writeHead(200, []);
     if (!this.bodyAllowed || chunk.length === 0) return true;
     if (this.head !== null) {
-      if (this.held === null && chunk.length <= COALESCE_MAX) {
-        // Usually end() follows in the same tick (the upstream's whole response in one read): then
-        // head and body leave in one write. Otherwise they leave on the next tick.
-        this.held = chunk;
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          process.nextTick(flushNT, this);
-        }
-        return true;
+      // The head leaves with the first body bytes, in one buffer (one write). (node's parser runs
+      // the tick queue between its body and message-complete callbacks, so holding the chunk back
+      // for end() would not save a write: it goes now.)
+      if (chunk.length <= COALESCE_MAX) {
+        this.flush(chunk, false);
+        return !this.needDrain;
       }
       const s = this.socket;
       s.cork();
@@ -362,20 +356,13 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
     return this;
   }
 
-  /** Writes the head, the held chunk, `data` and (when `last` and chunked) the terminator. */
+  /** Writes the head, `data` and (when `last` and chunked) the terminator, as one buffer. */
   flush(data: Buffer | null, last: boolean): void {
     const head = this.head!;
-    const held = this.held;
     this.head = null;
-    this.held = null;
     const chunked = this.chunked;
     let size = head.length;
-    let heldPrefix = '';
     let dataPrefix = '';
-    if (held !== null) {
-      if (chunked) heldPrefix = held.length.toString(16) + '\r\n';
-      size += heldPrefix.length + held.length + (chunked ? 2 : 0);
-    }
     if (data !== null) {
       if (chunked) dataPrefix = data.length.toString(16) + '\r\n';
       size += dataPrefix.length + data.length + (chunked ? 2 : 0);
@@ -383,11 +370,6 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
     if (last && chunked) size += 5;
     const buf = Buffer.allocUnsafe(size);
     let o = buf.write(head, 0, 'latin1');
-    if (held !== null) {
-      if (chunked) o += buf.write(heldPrefix, o, 'latin1');
-      o += held.copy(buf, o);
-      if (chunked) o += buf.write('\r\n', o, 'latin1');
-    }
     if (data !== null) {
       if (chunked) o += buf.write(dataPrefix, o, 'latin1');
       o += data.copy(buf, o);
@@ -410,11 +392,6 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
     if (!ok) this.needDrain = true;
     return ok;
   }
-}
-
-function flushNT(ex: H1Exchange): void {
-  ex.flushScheduled = false;
-  if (ex.head !== null && !ex.finished && !ex.destroyed) ex.flush(null, false);
 }
 
 function dispatchNT(c: H1Connection, ex: H1Exchange): void {
