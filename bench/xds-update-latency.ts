@@ -9,6 +9,11 @@
 //   WEIR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node flags for them)
 //   CP_ENCODE=ahead (default) | inline: when the fake control plane encodes each update (below)
 //   CHANGE=all (default) | one: every route changes, or one virtual host of many (routeConfig)
+//   PROBE_GAP_MS=0 (default: requests back to back) | n: the probe waits n ms after each response.
+//     Back to back, each probe keeps its weir busy serving it (in the two-process run that is two
+//     weir processes, the bench process and the upstream competing for 2 cores while an update is
+//     applied); with a gap the probe costs little, and the measured time can be up to n ms (plus
+//     timer lateness) later than the first request the new config could have routed.
 //
 // Setup (one machine, loopback): the fake control plane (test/helpers/fake-ads-server.ts) and the
 // probes run in this process; the upstream runs in its own process (bench/lib/upstream.ts).
@@ -107,6 +112,9 @@ function seed(server: FakeAdsServer, n: number, up: { v1: number; v2: number }):
 }
 
 /** Requests back to back on one keep-alive connection; reports when a response first carries a tag. */
+const PROBE_GAP_MS = Number(process.env.PROBE_GAP_MS ?? 0);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 class Probe {
   #pool: Pool;
   #stopped = false;
@@ -133,6 +141,8 @@ class Probe {
             const f = this.#resolve;
             this.#resolve = null;
             f(process.hrtime.bigint());
+          } else if (PROBE_GAP_MS > 0) {
+            await sleep(PROBE_GAP_MS);
           }
         } catch {
           this.errors++;
@@ -299,6 +309,7 @@ async function inProcess(n: number, updates: number, up: { v1: number; v2: numbe
     routeCompileCache: cache,
     controlPlaneEncode: ENCODE_AHEAD ? 'ahead' : 'inline',
     change: CHANGE_ONE ? 'one' : 'all',
+    probeGapMs: PROBE_GAP_MS,
     sendToFirstRoutedMs: stats(effect),
     sendToApplyDoneMs: stats(apply),
     sendToAckMs: stats(answer),
@@ -365,7 +376,7 @@ async function twoProcesses(n: number, updates: number, up: { v1: number; v2: nu
   for (const p of procs) await p.stop();
   await server.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { routes: n, updates, processes: 2, controlPlaneEncode: ENCODE_AHEAD ? 'ahead' : 'inline', apartMs: stats(apart), sendToFirstRoutedMs: stats(effect), probeErrors: errors };
+  return { routes: n, updates, processes: 2, probeGapMs: PROBE_GAP_MS, controlPlaneEncode: ENCODE_AHEAD ? 'ahead' : 'inline', apartMs: stats(apart), sendToFirstRoutedMs: stats(effect), probeErrors: errors };
 }
 
 async function main(): Promise<void> {
@@ -382,7 +393,7 @@ async function main(): Promise<void> {
     const out = { node: process.version, cpus: os.cpus().length, date: new Date().toISOString(), inProcess: inproc, twoProcesses: two };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     process.stdout.write(
-      `\ncontrol plane encodes: ${ENCODE_AHEAD ? 'ahead' : 'inline'}; change: ${CHANGE_ONE ? 'one virtual host of many' : 'every route'}\n| routes | route compile cache | send -> first request routed p50 / p99 / max ms | send -> ACK p50 / p99 ms | send -> swap done p50 / p99 ms | GC pauses (>10 ms) / max ms | loop delay p99 / max ms |\n|---:|---|---|---|---|---|---|\n`,
+      `\ncontrol plane encodes: ${ENCODE_AHEAD ? 'ahead' : 'inline'}; change: ${CHANGE_ONE ? 'one virtual host of many' : 'every route'}; probe gap: ${PROBE_GAP_MS} ms\n| routes | route compile cache | send -> first request routed p50 / p99 / max ms | send -> ACK p50 / p99 ms | send -> swap done p50 / p99 ms | GC pauses (>10 ms) / max ms | loop delay p99 / max ms |\n|---:|---|---|---|---|---|---|\n`,
     );
     for (const r of inproc)
       process.stdout.write(
