@@ -47,7 +47,9 @@ export interface ProxyServerOptions {
   snapshotOptions?: SnapshotOptions;
   /**
    * Called once per finished request (metrics, admin). Runs on the request path: keep it cheap and
-   * never throw. Not called for upgrades or connection-level protocol errors.
+   * never throw. Also called for connection-level protocol errors (400 / 431 / 408 with flag DPE,
+   * no route entry, no upstream) and for upgrades when their tunnel ends (101, or the tunnel's own
+   * local reply), like the listener observers of onSnapshot.
    */
   onStreamComplete?: (s: CompletedStream) => void;
   /**
