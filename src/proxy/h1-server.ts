@@ -123,6 +123,16 @@ function statusLine(status: number): string {
   return s;
 }
 
+interface LatinBuffer extends Buffer {
+  latin1Write?(s: string, offset: number): number;
+}
+// Buffer's own latin1Write (what buf.write(s, o, 'latin1') ends in) skips write()'s argument
+// parsing, measurable once per response; buf.write where a node lacks it.
+const HAS_LATIN1_WRITE = typeof (Buffer.prototype as LatinBuffer).latin1Write === 'function';
+function latin1Write(buf: LatinBuffer, s: string, offset: number): number {
+  return HAS_LATIN1_WRITE ? buf.latin1Write!(s, offset) : buf.write(s, offset, 'latin1');
+}
+
 /** node's continueExpression. */
 const CONTINUE_RE = /(?:^|\W)100-continue(?:$|\W)/i;
 const CONTINUE_RESPONSE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -368,14 +378,14 @@ export class H1Exchange implements DownstreamRequest, DownstreamResponse {
       size += dataPrefix.length + data.length + (chunked ? 2 : 0);
     }
     if (last && chunked) size += 5;
-    const buf = Buffer.allocUnsafe(size);
-    let o = buf.write(head, 0, 'latin1');
+    const buf = Buffer.allocUnsafe(size) as LatinBuffer;
+    let o = latin1Write(buf, head, 0);
     if (data !== null) {
-      if (chunked) o += buf.write(dataPrefix, o, 'latin1');
+      if (chunked) o += latin1Write(buf, dataPrefix, o);
       o += data.copy(buf, o);
-      if (chunked) o += buf.write('\r\n', o, 'latin1');
+      if (chunked) o += latin1Write(buf, '\r\n', o);
     }
-    if (last && chunked) buf.write('0\r\n\r\n', o, 'latin1');
+    if (last && chunked) latin1Write(buf, '0\r\n\r\n', o);
     if (!this.socket.write(buf)) this.needDrain = true;
   }
 
