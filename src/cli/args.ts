@@ -44,6 +44,8 @@ export interface ServeArgs {
   allowUnenforcedSecurityFilters: boolean;
   /** `--upstream-client` when given: native (the default, ConnPool) or undici (src/upstream/upstream-client.ts). */
   upstreamClient?: 'native' | 'undici';
+  /** `--downstream-server` when given: native (the default, src/proxy/h1-server.ts) or node (node:http). */
+  downstreamServer?: 'native' | 'node';
   /** Present only when `--istio` is given. */
   istio?: IstioServeArgs;
 }
@@ -85,6 +87,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { names: ['--enable-explain'], kind: 'bool', key: 'enableExplain' },
   { names: ['--allow-unenforced-security-filters'], kind: 'bool', key: 'allowUnenforcedSecurityFilters' },
   { names: ['--upstream-client'], kind: 'string', key: 'upstreamClient' },
+  { names: ['--downstream-server'], kind: 'string', key: 'downstreamServer' },
   { names: ['-h', '--help'], kind: 'bool', key: 'help' },
   { names: ['--version'], kind: 'bool', key: 'version' },
 ];
@@ -157,6 +160,9 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
   const upstreamClient = s('upstreamClient');
   if (upstreamClient !== undefined && upstreamClient !== 'native' && upstreamClient !== 'undici')
     throw new UsageError(`flag '--upstream-client': invalid client '${upstreamClient}' (native, undici)`);
+  const downstreamServer = s('downstreamServer');
+  if (downstreamServer !== undefined && downstreamServer !== 'native' && downstreamServer !== 'node')
+    throw new UsageError(`flag '--downstream-server': invalid server '${downstreamServer}' (native, node)`);
   const concurrency = intFlag(raw.concurrency, '--concurrency', 1, 1);
   // Each worker would watch and apply on its own; the primary could not say which version is live.
   if (istio && concurrency > 1) throw new UsageError("flag '--istio' works with --concurrency 1 only");
@@ -175,6 +181,7 @@ export function toServeArgs(raw: Record<string, FlagValue>): ServeArgs {
     enableExplain: raw.enableExplain === true,
     allowUnenforcedSecurityFilters: raw.allowUnenforcedSecurityFilters === true,
     ...(upstreamClient !== undefined ? { upstreamClient } : {}),
+    ...(downstreamServer !== undefined ? { downstreamServer } : {}),
     ...(istio ? { istio } : {}),
   };
 }
@@ -270,6 +277,8 @@ Serve flags (Envoy's names and defaults):
                                   cannot enforce, skipping them (default: such a listener is rejected)
       --upstream-client <c>       native (default: node's own HTTP parser, least CPU) or undici;
                                   native falls back to undici, with a warning, on a node without it
+      --downstream-server <s>     native (default: a lean HTTP/1.1 server on node's own parser) or
+                                  node (node:http); native falls back to node, with a warning
 
 Istio YAML (VirtualService, DestinationRule, ServiceEntry; see config/istio/README.md):
       --istio <file-or-dir>       serve these files (repeatable; a directory means its *.yaml/*.yml);

@@ -49,6 +49,8 @@ export interface ProxyServerLike {
   listeners(): { name: string; address: string; port: number }[];
   drain(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+  /** The downstream HTTP/1.1 server in use after any fallback (--downstream-server). */
+  readonly downstreamServer?: 'native' | 'node';
 }
 type ProxyServerCtor = new (opts: {
   log?: Logger;
@@ -63,6 +65,7 @@ type ProxyServerCtor = new (opts: {
   snapshotOptions?: SnapshotOpts;
   /** --upstream-client. */
   upstreamClient?: 'native' | 'undici';
+  downstreamServer?: 'native' | 'node';
 }) => ProxyServerLike;
 
 /** What serve passes to src/proxy/snapshot.ts compileSnapshot (SnapshotOptions). */
@@ -151,6 +154,7 @@ export async function startServer(
     commandLineOptions?: object;
     allowUnenforcedSecurityFilters?: boolean;
     upstreamClient?: 'native' | 'undici';
+  downstreamServer?: 'native' | 'node';
   },
 ): Promise<RunningServer> {
   const ProxyServer = loadProxyServer();
@@ -166,6 +170,7 @@ export async function startServer(
     log: opts.log.child('proxy'),
     drainTimeMs: opts.drainTimeMs,
     ...(opts.upstreamClient ? { upstreamClient: opts.upstreamClient } : {}),
+    ...(opts.downstreamServer ? { downstreamServer: opts.downstreamServer } : {}),
     ...(opts.accessLogStream ? { accessLogStream: opts.accessLogStream } : {}),
     snapshotOptions,
     // --enable-explain: the x-weir-explain response header for loopback requests that ask for it.
@@ -181,6 +186,9 @@ export async function startServer(
         }
       : {}),
   });
+  // node:http downstream (chosen, or the fallback on a node without its parser) costs ~50% more
+  // CPU per request: say so once, where an operator reads the start-up log.
+  if (proxy.downstreamServer === 'node') opts.log.info('downstream HTTP/1.1 server: node:http (--downstream-server node)');
   let admin: AdminServer | null = null;
   let xds: AdsClient | null = null;
   try {
@@ -442,6 +450,7 @@ async function serveLoaded(args: ServeArgs, log: ConsoleLogger, bootstrap: Boots
     commandLineOptions: commandLineOptions(args),
     allowUnenforcedSecurityFilters: args.allowUnenforcedSecurityFilters,
     ...(args.upstreamClient !== undefined ? { upstreamClient: args.upstreamClient } : {}),
+    ...(args.downstreamServer !== undefined ? { downstreamServer: args.downstreamServer } : {}),
   };
   if (cluster.isWorker) return runWorker(bootstrap, log, drainTimeMs, obs);
   if (args.concurrency > 1 && args.mode === 'serve') return runPrimary(bootstrap, log, drainTimeMs, args.concurrency, obs);
@@ -566,6 +575,7 @@ interface ObservabilityArgs {
   allowUnenforcedSecurityFilters?: boolean;
   /** --upstream-client (per process too). */
   upstreamClient?: 'native' | 'undici';
+  downstreamServer?: 'native' | 'node';
 }
 
 async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: number, obs: ObservabilityArgs): Promise<number> {
@@ -579,6 +589,7 @@ async function runWorker(bootstrap: Bootstrap, log: ConsoleLogger, drainTimeMs: 
       enableExplain: obs.enableExplain,
       allowUnenforcedSecurityFilters: obs.allowUnenforcedSecurityFilters === true,
       ...(obs.upstreamClient ? { upstreamClient: obs.upstreamClient } : {}),
+      ...(obs.downstreamServer ? { downstreamServer: obs.downstreamServer } : {}),
     });
   } catch (err) {
     return reportStartError(log, bootstrap, err);

@@ -85,6 +85,8 @@ const BAD: [string[], RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['-c', 'a.yaml', 'extra'], /unexpected argument 'extra'/],
   [['--allow-unknown-static-fields=yes', '-c', 'x'], /takes no value/],
+  [['--downstream-server', 'nginx', '-c', 'x'], /invalid server 'nginx' \(native, node\)/],
+  [['--upstream-client', 'curl', '-c', 'x'], /invalid client 'curl' \(native, undici\)/],
 ];
 for (const [argv, re] of BAD) {
   t.test(`usage error: ${argv.join(' ') || '(nothing)'}`, async (t) => {
@@ -102,6 +104,15 @@ for (const [argv, re] of BAD) {
 
 t.test('readFlags keeps values that look like flags when they are a value', async (t) => {
   t.same(readFlags(['--config-yaml', '-x: 1'], SERVE_FLAGS, 'weir'), { configYaml: '-x: 1' });
+});
+
+t.test('--downstream-server and --upstream-client', async (t) => {
+  t.match(parseArgs(['-c', 'e.yaml', '--downstream-server', 'node', '--upstream-client', 'undici']), {
+    kind: 'serve',
+    args: { downstreamServer: 'node', upstreamClient: 'undici' },
+  });
+  const c = parseArgs(['-c', 'e.yaml']);
+  t.equal(c.kind === 'serve' ? c.args.downstreamServer : 'x', undefined, 'absent: the ProxyServer default (native)');
 });
 
 t.test('--disable-metrics and --enable-explain', async (t) => {

@@ -69,3 +69,17 @@ t.test('a port in use: a clear error and exit code 1', async (t) => {
   t.equal(code, 1);
   t.match(weir.log(), new RegExp(`taken\\.yaml: static_resources\\.listeners\\[0\\]\\.address: cannot listen on 127\\.0\\.0\\.1:${up.port}: .*EADDRINUSE`));
 });
+
+t.test('--downstream-server node serves through node:http and says so; the default does not', async (t) => {
+  const up = await startHeldUpstream(t);
+  const file = writeSingleClusterBootstrap(tmp, up.port);
+  const weir = startCli(t, ['-c', file, '--downstream-server', 'node']);
+  const port = await weir.listenerPort('main');
+  const r = await get(port, '/');
+  t.same([r.status, r.body], [200, 'ok\n']);
+  t.match(weir.log(), /downstream HTTP\/1\.1 server: node:http/);
+  const lean = startCli(t, ['-c', file]);
+  const p2 = await lean.listenerPort('main');
+  t.equal((await get(p2, '/')).status, 200);
+  t.notMatch(lean.log(), /downstream HTTP\/1\.1 server: node:http/);
+});
