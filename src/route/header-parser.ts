@@ -22,6 +22,9 @@ import type { RequestView, RequestViewExtras } from './types';
 import { ConfigReader, field, join } from './config-reader';
 import { headerSource, firstHeaderValue, SOURCE_HEADER } from './header-matcher';
 
+/** Characters Envoy's HTTP_HEADER_NAME / HTTP_HEADER_VALUE (strict: false) reject. */
+const HEADER_FORBIDDEN = /[\0\r\n]/;
+
 /** Where header mutations are applied: the data path's outgoing headers, or a test's map. */
 export interface HeaderMutationTarget {
   get(name: string): string | undefined;
@@ -344,6 +347,12 @@ export function readHeaderParserOf(
       r.error(join(hp, 'key'), 'header key is required');
       continue;
     }
+    // Envoy's HeaderValue rules (well_known_regex HTTP_HEADER_NAME / HTTP_HEADER_VALUE, strict
+    // false): no NUL, CR or LF, so no config value can split a header or a response head.
+    if (HEADER_FORBIDDEN.test(key)) {
+      r.error(join(hp, 'key'), 'header key contains NUL, CR or LF');
+      continue;
+    }
     const lower = key.toLowerCase();
     if (!isModifiableHeader(lower)) {
       r.error(join(hp, 'key'), `:-prefixed or host headers may not be modified ("${key}")`);
@@ -368,6 +377,10 @@ export function readHeaderParserOf(
       action = append ? APPEND_IF_EXISTS_OR_ADD : OVERWRITE_IF_EXISTS_OR_ADD;
     }
     const keepEmpty = r.bool(option, 'keep_empty_value', p) ?? false;
+    if (value !== undefined && HEADER_FORBIDDEN.test(value)) {
+      r.error(join(hp, raw !== undefined && raw !== null ? 'raw_value' : 'value'), 'header value contains NUL, CR or LF');
+      continue;
+    }
     const f = parseHeaderValueFormat(value ?? '');
     if ('error' in f) {
       r.error(join(hp, 'value'), f.error);

@@ -129,3 +129,16 @@ t.test('formatters', async (t) => {
   t.equal(value('100%% sure'), '100% sure');
   t.equal(value('%START_TIME%'), '%START_TIME%', 'not computable here: kept literally');
 });
+
+t.test('NUL, CR or LF in a configured header key or value is an error with its path (Envoy HTTP_HEADER_VALUE)', async (t) => {
+  const cases: [object, RegExp][] = [
+    [add('x-a', 'one\r\nset-cookie: evil=1'), /response_headers_to_add\[0\]\.header\.value: header value contains NUL, CR or LF/],
+    [add('x-a\n', 'v'), /response_headers_to_add\[0\]\.header\.key: header key contains NUL, CR or LF/],
+    [{ header: { key: 'x-a', raw_value: Buffer.from('a\0b').toString('base64') } }, /header\.raw_value: header value contains NUL, CR or LF/],
+  ];
+  for (const [h, re] of cases) {
+    const res = compileRouteConfiguration({ response_headers_to_add: [h], virtual_hosts: [{ name: 'v', domains: ['*'], routes: [] }] });
+    t.match(res.errors?.join('\n') ?? '', re);
+  }
+  t.equal(compileRouteConfiguration({ response_headers_to_add: [add('x-a', 'tab\tand spaces ok')], virtual_hosts: [] }).errors, undefined);
+});
