@@ -283,6 +283,8 @@ export function compileHcm(
   if (httpFilters.length === 0) httpFilters.push({ name: 'envoy.filters.http.router', typeUrl: TYPE_URL.ROUTER, skipped: false, reason: null });
 
   const sn = field(tc, 'server_name');
+  // The `server` response header: Envoy's HTTP_HEADER_VALUE rule (no NUL, CR, LF).
+  if (typeof sn === 'string' && /[\0\r\n]/.test(sn)) errors.push(`${path}.server_name: contains NUL, CR or LF`);
   const sht = field(tc, 'server_header_transformation');
   let serverHeaderTransformation: ServerHeaderTransformation = 'OVERWRITE';
   if (sht !== undefined) {

@@ -1335,13 +1335,19 @@ function readRedirect(r: ConfigReader, rd: unknown, path: string): CompiledRedir
   let regex: RegexRewrite | null = null;
   if (pathSpec === 'regex_rewrite') regex = readRewrite(r, r.object(rd, 'regex_rewrite', path), join(path, 'regex_rewrite'));
   const code = r.enumValue(rd, 'response_code', path, REDIRECT_CODES) ?? 0;
+  const host = r.string(rd, 'host_redirect', path) ?? '';
+  const pathRedirect = pathSpec === 'path_redirect' ? (r.string(rd, 'path_redirect', path) ?? '') : '';
+  const prefixRewrite = pathSpec === 'prefix_rewrite' ? (r.string(rd, 'prefix_rewrite', path) ?? '') : '';
+  // They end up in the `location` header: Envoy's HTTP_HEADER_VALUE rule (no NUL, CR, LF).
+  const parts: [string, string][] = [['scheme_redirect', scheme], ['host_redirect', host], ['path_redirect', pathRedirect], ['prefix_rewrite', prefixRewrite]];
+  for (const [name, v] of parts) if (/[\0\r\n]/.test(v)) r.error(join(path, name), 'contains NUL, CR or LF');
   return new CompiledRedirect(
     scheme,
     https,
-    r.string(rd, 'host_redirect', path) ?? '',
+    host,
     port === 0 ? '' : `:${port}`,
-    pathSpec === 'path_redirect' ? (r.string(rd, 'path_redirect', path) ?? '') : '',
-    pathSpec === 'prefix_rewrite' ? (r.string(rd, 'prefix_rewrite', path) ?? '') : '',
+    pathRedirect,
+    prefixRewrite,
     regex,
     r.bool(rd, 'strip_query', path) ?? false,
     REDIRECT_STATUS[code] ?? 301,

@@ -107,6 +107,7 @@ const cases: { name: string; listeners?: object[]; clusters?: object[]; error?: 
     error: /filters\[1\]: the http_connection_manager is a terminal filter and must be the last network filter \(found envoy\.filters\.network\.tcp_proxy after it\)/,
   },
   { name: 'pipe address', listeners: [{ name: 'l', address: { pipe: { path: '/tmp/x' } }, filter_chains: [] }], error: /address\.socket_address: required \(pipe addresses are not supported\)/ },
+  { name: 'server_name with CR/LF', listeners: [listener('l', rc, { server_name: 'edge\r\nx-evil: 1' })], error: /typed_config\.server_name: contains NUL, CR or LF/ },
   { name: 'duplicate listener names', listeners: [listener('l', rc), listener('l', rc)], error: /listeners\["l"\]: duplicate name/ },
   { name: 'two listeners on one address', listeners: [listener('a', rc, {}, 18080), listener('b', rc, {}, 18080)], error: /listeners\["b"\]\.address: 127\.0\.0\.1:18080 is also the address of listener "a"/ },
   { name: 'route errors carry the listener path', listeners: [listener('l', routeConfig([{ match: {}, route: { cluster: 'c' } }]))], error: new RegExp(`^${HCM_PATH.replace(/[[\]."]/g, '\\$&')}\\.route_config\\.`, 'm') },

@@ -629,3 +629,10 @@ t.test('explain: pick sources; config dump', async (t) => {
   });
   t.match(dump.virtual_hosts[0]!.routes[2], { match: { safe_regex: '/r.*', strategy: 'prefix' }, pick_mode: 'random' });
 });
+
+t.test('redirect fields that become the location header refuse NUL, CR and LF', async (t) => {
+  const res = compileRouteConfiguration({
+    virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, redirect: { host_redirect: 'a.com\r\nset-cookie: x=1' } }] }],
+  });
+  t.match(res.errors?.join('\n') ?? '', /routes\[0\]\.redirect\.host_redirect: contains NUL, CR or LF/);
+});
