@@ -48,7 +48,7 @@ interface PairedRatio {
   rounds: number;
 }
 
-type TargetName = 'direct' | 'weir' | 'weir-undici' | 'weir-node' | 'node-http-proxy' | 'nginx';
+type TargetName = 'direct' | 'weir' | 'weir-base' | 'weir-undici' | 'weir-node' | 'node-http-proxy' | 'nginx';
 const WRITE_RESULTS = process.env.BENCH_WRITE_RESULTS !== '0';
 interface Target {
   name: TargetName;
@@ -143,6 +143,20 @@ async function startTargets(tmp: string): Promise<Target[]> {
   );
   children.push(weir.child);
   targets.push({ name: 'weir', port: Number(weir.match[1]), child: weir.child });
+  }
+
+  // Opt-in (BENCH_TARGETS=...,weir-base): weir from another build (WEIR_BASE_DIST, default
+  // /tmp/weir-base-dist, a copy of dist/ taken before a change), for an A/B paired per round.
+  if (ONLY !== null && ONLY.has('weir-base')) {
+    const baseDist = process.env.WEIR_BASE_DIST ?? '/tmp/weir-base-dist';
+    const wb = await startChild(
+      'weir-base',
+      node,
+      [path.join(baseDist, 'src', 'cli', 'main.js'), '-c', bootstrap, '--log-level', 'info'],
+      /listener bench listening on [\d.]+:(\d+)/,
+    );
+    children.push(wb.child);
+    targets.push({ name: 'weir-base', port: Number(wb.match[1]), child: wb.child });
   }
 
   // Opt-in (BENCH_TARGETS=...,weir-undici): weir on its second upstream client, `--upstream-client undici`.
@@ -296,7 +310,7 @@ async function main(): Promise<void> {
     // ratios is reported next to the ratio of the medians above.
     const paired: PairedRatio[] = [];
     for (const c of CONNECTIONS) {
-      for (const [a, b] of [['weir', 'nginx'], ['weir', 'node-http-proxy'], ['weir', 'weir-node'], ['weir-node', 'nginx']] as const) {
+      for (const [a, b] of [['weir', 'nginx'], ['weir', 'node-http-proxy'], ['weir', 'weir-node'], ['weir-node', 'nginx'], ['weir', 'weir-base']] as const) {
         const sa = samples.get(`${a}@${c}`);
         const sb = samples.get(`${b}@${c}`);
         if (!sa || !sb) continue;
