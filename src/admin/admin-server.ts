@@ -20,7 +20,7 @@ import { buildConfigDump, selectConfigDump, type ConfigDumpInput } from './confi
 import { statLines, statsJson, statsText } from './stats-text';
 import { DASHBOARD_HTML, dashboardData } from './dashboard';
 import { askWorkers, collectWorkerMetrics, WORKER_TIMEOUT_MS, METRICS_TIMEOUT_MS, type ListenerStatus } from './worker-metrics';
-import { clusterStatuses, clustersJson, clustersText, mergeClusterStatuses, type ClusterStatus } from './cluster-status';
+import { clusterStatuses, clustersJson, clustersText, mergeClusterStatuses, type ClusterSource, type ClusterStatus } from './cluster-status';
 import { explainOn, formatExplanation, type ExplainRequest } from './explain';
 
 /** Envoy's server states (envoy.admin.v3.ServerInfo.State). */
@@ -43,18 +43,8 @@ export interface AdminProxy {
 export interface AdminCluster {
   readonly name: string;
   readonly config: { readonly raw: { readonly [k: string]: unknown }; readonly circuitBreakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number } };
-  readonly hosts: readonly {
-    readonly key: string;
-    readonly address: string;
-    readonly port: number;
-    readonly hostname: string;
-    readonly weight: number;
-    readonly priority: number;
-    readonly healthy: boolean;
-    readonly active: number;
-    readonly locality: { region: string; zone: string; subZone: string } | null;
-    readonly pool: unknown;
-  }[];
+  /** The host shape /clusters reads (cluster-status.ts ClusterSource). */
+  readonly hosts: ClusterSource['hosts'];
 }
 
 export interface AdminServerOptions {

@@ -11,6 +11,7 @@ import { startUpstream } from '../helpers/upstream-servers';
 import { parsePrometheus, sum } from './prom-text';
 import { checkMessage, loadEnvoyProtos } from './envoy-proto-check';
 import { FakeAdsServer } from '../helpers/fake-ads-server';
+import { writeAdsBootstrap } from '../helpers/static-bootstrap';
 import { C, cla, E, edsCluster, L, R, rdsListener, routeConfig, weightedRoute } from '../xds/e2e-harness';
 
 const tmp = tempDir(t, 'weir-serve-admin-');
@@ -148,23 +149,7 @@ t.test('xDS: per-type stats and config_dump error_state after a NACK', async (t)
   server.setResources(E, [cla('v1', up.port)]);
   server.setResources(L, [rdsListener('from-lds', 'r')]);
   server.setResources(R, [routeConfig('r', [weightedRoute({ v1: 100 })], 'first')]);
-  const file = path.join(tmp, 'xds.yaml');
-  fs.writeFileSync(
-    file,
-    `
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-node: {id: weir-test, cluster: weir}
-dynamic_resources:
-  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds-grpc}}]}
-  lds_config: {ads: {}, resource_api_version: V3}
-  cds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  clusters:
-  - name: xds-grpc
-    type: STATIC
-    load_assignment: {cluster_name: xds-grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${server.port}}}}}]}]}
-`,
-  );
+  const file = writeAdsBootstrap(tmp, server.port);
   const w = await startWeir(t, ['-c', file], 1);
   t.equal((await get(w.port, '/')).body, 'v1');
   const from = server.responses.length;

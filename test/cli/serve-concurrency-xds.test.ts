@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { startCli, tempDir } from '../helpers/cli-process';
 import { startHeldUpstream } from '../helpers/held-upstream';
 import { FakeAdsServer } from '../helpers/fake-ads-server';
+import { writeAdsBootstrap } from '../helpers/static-bootstrap';
 import { C, cla, E, edsCluster, L, R, rdsListener, routeConfig, weightedRoute } from '../xds/e2e-harness';
 import { get } from '../proxy/fixtures';
 
@@ -17,23 +18,7 @@ t.test('--concurrency 2 with xDS: the primary shows what the workers got over AD
   const up = await startHeldUpstream(t);
   const ads = await FakeAdsServer.start();
   t.teardown(() => ads.close());
-  const file = path.join(tmp, 'xds.yaml');
-  fs.writeFileSync(
-    file,
-    `
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-node: {id: weir-test, cluster: weir}
-dynamic_resources:
-  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds-grpc}}]}
-  lds_config: {ads: {}, resource_api_version: V3}
-  cds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  clusters:
-  - name: xds-grpc
-    type: STATIC
-    load_assignment: {cluster_name: xds-grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${ads.port}}}}}]}]}
-`,
-  );
+  const file = writeAdsBootstrap(tmp, ads.port);
   const weir = startCli(t, ['-c', file, '--concurrency', '2', '--drain-time-s', '1', '--enable-explain']);
   const admin = await weir.adminPort();
   await weir.waitFor(/all 2 workers serving/);

@@ -45,3 +45,29 @@ export function writeSingleClusterBootstrap(dir: string, upstreamPort: number): 
   fs.writeFileSync(p, singleClusterBootstrapYaml(upstreamPort));
   return p;
 }
+
+/**
+ * A bootstrap whose listeners and clusters all come over ADS (wildcard LDS and CDS) from a control
+ * plane on 127.0.0.1:<adsPort> (static cluster `xds-grpc`), admin on 127.0.0.1:0; written to
+ * <dir>/<name>.
+ */
+export function writeAdsBootstrap(dir: string, adsPort: number, name = 'xds.yaml'): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(
+    file,
+    `
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+node: {id: weir-test, cluster: weir}
+dynamic_resources:
+  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds-grpc}}]}
+  lds_config: {ads: {}, resource_api_version: V3}
+  cds_config: {ads: {}, resource_api_version: V3}
+static_resources:
+  clusters:
+  - name: xds-grpc
+    type: STATIC
+    load_assignment: {cluster_name: xds-grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${adsPort}}}}}]}]}
+`,
+  );
+  return file;
+}
